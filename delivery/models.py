@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.db import models
+
+from console.models import Destination, Source
+
+
+class Event(models.Model):
+    """One message received from a source, stored once whatever happens to it."""
+
+    class Type(models.TextChoices):
+        IDENTIFY = "identify"
+        TRACK = "track"
+        GROUP = "group"
+        PAGE = "page"
+        SCREEN = "screen"
+        ALIAS = "alias"
+
+    class Status(models.TextChoices):
+        ROUTED = "routed", "Routed to mappings"
+        NO_MATCH = "no_match", "No mapping matched"
+        DUPLICATE = "duplicate", "Duplicate messageId"
+        REJECTED = "rejected", "Rejected"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
+    message_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    event_name = models.CharField(max_length=255, blank=True)
+    user_id = models.CharField(max_length=255, blank=True)
+    anonymous_id = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField()
+    timestamp = models.DateTimeField(null=True)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["source", "-received_at", "-id"], name="event_source_recent"),
+            models.Index(fields=["source", "message_id"], name="event_source_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.message_id}"
+
+
+class Delivery(models.Model):
+    """One event sent through one mapping of a destination, over as many attempts
+    as it takes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        IN_FLIGHT = "in_flight", "In flight"
+        RETRYING = "retrying"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+        DISCARDED = "discarded"
+        PAUSED = "paused"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    mapping = models.ForeignKey(
+        "mappings.Mapping", on_delete=models.SET_NULL, null=True, related_name="deliveries"
+    )
+    action = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True)
+    lease_until = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    last_error = models.TextField(blank=True)
+    warnings = models.JSONField(default=list)
+    is_test = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["destination", "-id"], name="delivery_destination_recent"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of event {self.event_id}: {self.status}"
+
+
+class Attempt(models.Model):
+    """One try of a delivery, with every HTTP exchange it made. Written before
+    the first call and completed after, so a crash leaves a trace."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running"
+        DELIVERED = "delivered"
+        RETRYABLE = "retryable"
+        PERMANENT = "permanent"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_set")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    error = models.TextField(blank=True)
+    exchanges = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
