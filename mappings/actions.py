@@ -8,6 +8,7 @@ Public surface:
 - ``field_choices(action_key)``: ``(key, label)`` pairs for an editor's field picker.
 - ``default_fields(action_key, *, role=None)`` and ``new_mapping(action_key, *, role=None)``: a
   new mapping pre-filled with the action's default mappings, in Segment's mapping JSON.
+- ``effective_fields(action_key, fields)``: a mapping's fields with absent ones defaulted.
 - The frozen dataclasses ``Action``, ``Field``, ``RequiredOneOf`` and ``FieldEquals``.
 
 Fields, labels, defaults and order follow the contract in ``intercom-actions.md``.
@@ -15,6 +16,7 @@ Fields, labels, defaults and order follow the contract in ``intercom-actions.md`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -390,6 +392,16 @@ def default_fields(action_key: str, *, role: str | None = None) -> dict[str, Any
         if field.default_mapping is not None:
             fields[field.key] = field.default_mapping
     return fields
+
+
+def effective_fields(action_key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping's fields with each absent field given its default mapping, as a mapping
+    exported without some fields runs. A field mapped to ``null`` stays unmapped."""
+    merged = dict(fields)
+    for field in get_action(action_key).fields:
+        if field.key not in merged and field.default_mapping is not None:
+            merged[field.key] = field.default_mapping
+    return merged
 
 
 def new_mapping(action_key: str, *, role: str | None = None) -> dict[str, Any]:
