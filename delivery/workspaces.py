@@ -1,0 +1,19 @@
+"""Turning a connected workspace into something that can call Intercom."""
+
+from __future__ import annotations
+
+from console.models import Workspace
+from delivery.contact_cache import WorkspaceContactCache
+from delivery.intercom.client import IntercomClient
+
+
+def client_for(workspace: Workspace) -> IntercomClient:
+    return IntercomClient(
+        api_base=workspace.api_base,
+        token=workspace.access_token,
+        version=workspace.intercom_version,
+    )
+
+
+def contact_cache_for(workspace: Workspace) -> WorkspaceContactCache:
+    return WorkspaceContactCache(workspace.pk)
