@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
+REDIS_CACHE_URL ?= redis://127.0.0.1:6379/1
 
 .PHONY: run test test-integration lint format clean
 
@@ -37,9 +38,9 @@ test: $(VENV)/.installed-dev
 # The same suite on PostgreSQL with Redis as broker and cache, plus the tests
 # that need real worker processes. Fails at once if a server is unreachable.
 test-integration: $(VENV)/.installed-dev
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) CACHE_URL=$(REDIS_URL) \
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) CACHE_URL=$(REDIS_CACHE_URL) \
 		$(BIN)/python manage.py check_services
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) CACHE_URL=$(REDIS_URL) \
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) CACHE_URL=$(REDIS_CACHE_URL) \
 		FERRY_REQUIRE_SERVICES=1 $(BIN)/pytest -p no:cacheprovider
 
 lint: $(VENV)/.installed-dev

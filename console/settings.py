@@ -222,7 +222,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "console.tasks.record_worker_heartbeat", "schedule": 15.0},
+    "deliveries-sweep": {"task": "delivery.tasks.sweep", "schedule": 5.0},
+    "retention": {"task": "delivery.tasks.apply_retention", "schedule": 24 * 60 * 60.0},
 }
+
+# Delivery: retries give up only once both the time and the attempt budget are spent.
+FERRY_RETRY_HOURS = env.integer("FERRY_RETRY_HOURS", 4, minimum=0)
+FERRY_RETRY_MIN_ATTEMPTS = env.integer("FERRY_RETRY_MIN_ATTEMPTS", 8, minimum=1)
+FERRY_CONTACT_WAIT_MINUTES = env.integer("FERRY_CONTACT_WAIT_MINUTES", 30, minimum=0)
+FERRY_LEASE_SECONDS = env.integer("FERRY_LEASE_SECONDS", 120, minimum=15)
+FERRY_RETENTION_BODY_DAYS = env.integer("FERRY_RETENTION_BODY_DAYS", 7, minimum=1)
+FERRY_RETENTION_DAYS = env.integer("FERRY_RETENTION_DAYS", 30, minimum=1)
 
 # How `manage.py serve` (what `make run` starts) listens and how many web processes it runs.
 FERRY_BIND = env.string("FERRY_BIND", "127.0.0.1:8000")

@@ -44,6 +44,25 @@ class Event(models.Model):
         return f"{self.type} {self.message_id}"
 
 
+class MessageKey(models.Model):
+    """A messageId a source has sent, and when it was first seen: the
+    deduplication window. Its unique constraint lets concurrent requests agree
+    on which copy is the original."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=255)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "message_id"], name="message_key_unique")
+        ]
+        indexes = [models.Index(fields=["seen_at"], name="message_key_seen")]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
 class Delivery(models.Model):
     """One event sent through one mapping of a destination, over as many attempts
     as it takes."""
@@ -57,6 +76,9 @@ class Delivery(models.Model):
         DISCARDED = "discarded"
         PAUSED = "paused"
 
+    UNFINISHED = (Status.PENDING, Status.IN_FLIGHT, Status.RETRYING, Status.PAUSED)
+    WAITING = (Status.PENDING, Status.RETRYING)
+
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     destination = models.ForeignKey(
         Destination, on_delete=models.CASCADE, related_name="deliveries"
@@ -65,6 +87,7 @@ class Delivery(models.Model):
         "mappings.Mapping", on_delete=models.SET_NULL, null=True, related_name="deliveries"
     )
     action = models.CharField(max_length=32)
+    person = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -72,14 +95,34 @@ class Delivery(models.Model):
     lease_until = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
     last_error = models.TextField(blank=True)
-    warnings = models.JSONField(default=list)
+    blocking = models.BooleanField(default=True)
+    """Whether the person's later deliveries wait for this one. Not while it
+    waits for Intercom to know the person: the Identify that creates them may
+    be one of those later deliveries."""
     is_test = models.BooleanField(default=False)
 
     class Meta:
         verbose_name_plural = "deliveries"
         indexes = [
             models.Index(fields=["destination", "-id"], name="delivery_destination_recent"),
-            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="delivery_waiting",
+                condition=models.Q(status__in=["pending", "retrying"]),
+            ),
+            # A person's earlier unfinished delivery holds their later ones.
+            models.Index(
+                fields=["destination", "person", "id"],
+                name="delivery_person_unfinished",
+                condition=models.Q(
+                    status__in=["pending", "in_flight", "retrying", "paused"], blocking=True
+                ),
+            ),
+            models.Index(
+                fields=["lease_until"],
+                name="delivery_in_flight",
+                condition=models.Q(status="in_flight"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,6 +139,7 @@ class Attempt(models.Model):
         RETRYABLE = "retryable"
         PERMANENT = "permanent"
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
+        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_set")
     number = models.PositiveIntegerField()
@@ -103,7 +147,9 @@ class Attempt(models.Model):
     duration_ms = models.PositiveIntegerField(null=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
     error = models.TextField(blank=True)
+    warnings = models.JSONField(default=list)
     exchanges = models.JSONField(default=list)
+    payload = models.JSONField(null=True)
 
     class Meta:
         ordering = ["number"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from console.models import Workspace
 from delivery.contact_cache import WorkspaceContactCache
 from delivery.intercom.client import IntercomClient
+from delivery.ratelimit import WorkspaceLimiter
 
 
 def client_for(workspace: Workspace) -> IntercomClient:
@@ -12,6 +13,7 @@ def client_for(workspace: Workspace) -> IntercomClient:
         api_base=workspace.api_base,
         token=workspace.access_token,
         version=workspace.intercom_version,
+        pacer=WorkspaceLimiter(workspace.pk),
     )
 
 

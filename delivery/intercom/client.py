@@ -2,8 +2,9 @@
 
 Public surface:
 
-- ``IntercomClient(api_base=..., token=..., version=...)`` and its ``request()``,
-  which records every exchange and returns the answer or raises ``IntercomError``.
+- ``IntercomClient(api_base=..., token=..., version=..., pacer=...)`` and its
+  ``request()``, which records every exchange and returns the answer or raises
+  ``IntercomError``; a ``Pacer`` keeps the calls under the rate limit.
 - ``Exchange``: one request and its response as data, never with the token.
 - ``Outcome`` and ``classify()``: the one place where an HTTP status becomes
   delivered / retryable / permanent / needs-reconnect.
@@ -22,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -86,6 +87,16 @@ class Exchange:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Pacer(Protocol):
+    """Keeps a workspace's calls under its rate limit: ``before_request`` may
+    wait, or raise ``IntercomError`` to refuse the call; ``after_response``
+    learns from Intercom's rate-limit headers."""
+
+    def before_request(self) -> None: ...
+
+    def after_response(self, exchange: Exchange) -> None: ...
 
 
 @dataclass
@@ -169,10 +180,12 @@ class IntercomClient:
         token: str,
         version: str = DEFAULT_VERSION,
         timeout: float = TIMEOUT_SECONDS,
+        pacer: Pacer | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.version = version
         self.timeout = timeout
+        self.pacer = pacer
         self.exchanges: list[Exchange] = []
         self._token = token
 
@@ -187,6 +200,8 @@ class IntercomClient:
         """Send one request. 2xx answers, and those whose status is in
         ``accept`` (for callers that handle e.g. a 409 themselves), are
         returned; any other outcome raises ``IntercomError``."""
+        if self.pacer is not None:
+            self.pacer.before_request()
         url = self.api_base + path
         exchange = Exchange(method=method, url=url, request_body=body)
         self.exchanges.append(exchange)
@@ -216,6 +231,8 @@ class IntercomClient:
         text = answer.text
         exchange.response_body = text[:RESPONSE_BODY_LIMIT]
         exchange.rate_limit = RateLimit.from_headers(answer.headers)
+        if self.pacer is not None:
+            self.pacer.after_response(exchange)
         data = _json_or_none(text)
         outcome = classify(answer.status_code)
         if outcome is Outcome.DELIVERED or answer.status_code in accept:

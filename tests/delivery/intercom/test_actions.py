@@ -11,7 +11,7 @@ from delivery.intercom.actions import (
     track_event,
 )
 from delivery.intercom.client import Outcome
-from tests.delivery.intercom.conftest import api_calls
+from tests.delivery.conftest import api_calls
 
 SEARCH = ("POST", "/contacts/search")
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from console import crypto
 from console.models import Workspace
-from tests.delivery.intercom.conftest import api_calls
+from tests.delivery.conftest import api_calls
 
 TRACK = {
     "action": "track_event",

@@ -1,0 +1,169 @@
+"""From received messages to stored events and pending deliveries, in one
+transaction per request.
+
+``accept_messages(source=..., incoming=..., received_at=...)`` stores every
+message as an ``Event`` (rejected ones with their reason, repeated messageIds
+within 24 hours as duplicates), creates one pending ``Delivery`` per enabled
+mapping of each enabled destination of the source whose trigger matches, and
+wakes the workers once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
+
+from console.models import Source, Workspace
+from delivery.models import Delivery, Event
+from mappings.compiled import CompiledMapping, compiled
+from mappings.directives import MappingError
+from mappings.models import Mapping
+from mappings.triggers import TriggerError
+
+logger = logging.getLogger(__name__)
+
+DEDUPLICATION_WINDOW = timedelta(hours=24)
+IDENTIFIER_LIMIT = 255
+
+
+@dataclass
+class Incoming:
+    """One message of a request: normalised, or refused with the reason why."""
+
+    message: dict[str, Any]
+    rejection: str | None = None
+
+
+@dataclass
+class _Route:
+    mapping: Mapping
+    compiled: CompiledMapping
+    paused: bool
+
+
+def _routes(source: Source) -> list[_Route]:
+    mappings = (
+        Mapping.objects.filter(destination__source=source, destination__enabled=True, enabled=True)
+        .exclude(destination__workspace=None)
+        .select_related("destination__workspace")
+        .order_by("destination_id", "position", "id")
+    )
+    routes = []
+    for mapping in mappings:
+        try:
+            compiled_mapping = compiled(mapping)
+        except (TriggerError, MappingError):
+            logger.exception("mapping %s cannot be compiled; it receives no events", mapping.pk)
+            continue
+        workspace = mapping.destination.workspace
+        paused = workspace is not None and workspace.status == Workspace.Status.NEEDS_RECONNECT
+        routes.append(_Route(mapping, compiled_mapping, paused))
+    return routes
+
+
+def _text(value: Any) -> str:
+    return value[:IDENTIFIER_LIMIT] if isinstance(value, str) else ""
+
+
+def _event_name(message: dict[str, Any]) -> str:
+    name = message.get("event") if message.get("type") == "track" else message.get("name")
+    return _text(name)
+
+
+def _timestamp(message: dict[str, Any]) -> datetime | None:
+    value = message.get("timestamp")
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+def _fresh_message_ids(source: Source, message_ids: Sequence[str], now: datetime) -> set[str]:
+    """Register ``message_ids`` for the source; those not seen in the last 24
+    hours come back. Concurrent requests agree through the unique index."""
+    if not message_ids:
+        return set()
+    rows = ", ".join(["(%s, %s, %s)"] * len(message_ids))
+    parameters: list[Any] = []
+    for message_id in message_ids:
+        parameters += [source.pk, message_id, now]
+    parameters.append(now - DEDUPLICATION_WINDOW)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO delivery_messagekey (source_id, message_id, seen_at) "
+            f"VALUES {rows} "
+            "ON CONFLICT (source_id, message_id) DO UPDATE SET seen_at = excluded.seen_at "
+            "WHERE delivery_messagekey.seen_at < %s "
+            "RETURNING message_id",
+            parameters,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def wake_workers() -> None:
+    """Ask a worker to look for due deliveries. Losing this is harmless: the
+    sweeper finds them within seconds, so a broker outage never fails ingestion."""
+    from delivery.tasks import deliver_due
+
+    try:
+        deliver_due.apply_async(retry=False)
+    except Exception:
+        logger.warning("could not reach the broker; the sweeper will pick the work up")
+
+
+def accept_messages(
+    *, source: Source, incoming: Iterable[Incoming], received_at: datetime
+) -> list[Event]:
+    """Store the messages and their deliveries; returns the stored events."""
+    incoming = list(incoming)
+    with transaction.atomic():
+        first_copies: dict[str, Incoming] = {}
+        for item in incoming:
+            if item.rejection is None:
+                first_copies.setdefault(item.message["messageId"], item)
+        fresh = _fresh_message_ids(source, list(first_copies), received_at)
+        routes = _routes(source)
+        events: list[Event] = []
+        matches: list[tuple[Event, _Route]] = []
+        for item in incoming:
+            message = item.message
+            event = Event(
+                source=source,
+                message_id=_text(message.get("messageId")),
+                type=_text(message.get("type")),
+                event_name=_event_name(message),
+                user_id=_text(message.get("userId")),
+                anonymous_id=_text(message.get("anonymousId")),
+                payload=message,
+                timestamp=_timestamp(message),
+                received_at=received_at,
+            )
+            if item.rejection is not None:
+                event.status, event.reason = Event.Status.REJECTED, item.rejection
+            elif first_copies.get(event.message_id) is not item or event.message_id not in fresh:
+                event.status = Event.Status.DUPLICATE
+                event.reason = "The same messageId arrived within the last 24 hours."
+            else:
+                matched = [route for route in routes if route.compiled.trigger.matches(message)]
+                matches += [(event, route) for route in matched]
+                event.status = Event.Status.ROUTED if matched else Event.Status.NO_MATCH
+            events.append(event)
+        Event.objects.bulk_create(events)
+        Delivery.objects.bulk_create(
+            Delivery(
+                event=event,
+                destination_id=route.mapping.destination_id,
+                mapping=route.mapping,
+                action=route.mapping.action,
+                person=event.user_id or event.anonymous_id,
+                status=Delivery.Status.PAUSED if route.paused else Delivery.Status.PENDING,
+                next_attempt_at=received_at,
+            )
+            for event, route in matches
+        )
+        if matches:
+            transaction.on_commit(wake_workers)
+    return events
