@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from console import services
-from console.models import Organization
+from console import crypto, services
+from console.models import Organization, Workspace
+from delivery.sandbox import IntercomSandbox
+from mappings.actions import new_mapping
+from mappings.models import Mapping
 
 PASSWORD = "correct horse battery staple"
 
@@ -74,3 +77,58 @@ def teammate_client(teammate) -> Client:
 @pytest.fixture
 def outsider_client(outsider) -> Client:
     return _signed_in(outsider)
+
+
+@pytest.fixture
+def sandbox():
+    server = IntercomSandbox()
+    server.start(host="127.0.0.1", port=0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workspace(organization, sandbox) -> Workspace:
+    return Workspace.objects.create(
+        organization=organization,
+        app_id_code=sandbox.workspace.id_code,
+        name=sandbox.workspace.name,
+        api_base=sandbox.base_url,
+        auth_method=Workspace.AuthMethod.ACCESS_TOKEN,
+        token_ciphertext=crypto.seal(sandbox.access_token),
+    )
+
+
+@pytest.fixture
+def source_and_key(organization):
+    return services.source_create(organization=organization, name="Website")
+
+
+@pytest.fixture
+def source(source_and_key):
+    return source_and_key[0]
+
+
+@pytest.fixture
+def destination(source, workspace):
+    return services.destination_create(
+        source=source, name="Intercom", workspace=workspace, enabled=True
+    )
+
+
+@pytest.fixture
+def add_mapping(destination):
+    """Save an enabled mapping with the action's defaults (and any overrides)."""
+
+    def add(action: str, *, role: str | None = None, name: str | None = None, **overrides):
+        template = new_mapping(action, role=role)
+        return Mapping.objects.create(
+            destination=overrides.pop("destination", destination),
+            name=name or action,
+            action=action,
+            trigger=overrides.pop("trigger", template["trigger"]),
+            fields={**template["fields"], **overrides.pop("fields", {})},
+            enabled=overrides.pop("enabled", True),
+        )
+
+    return add

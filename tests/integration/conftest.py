@@ -5,6 +5,7 @@ are missing: a green run must mean they were exercised."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from console.models import WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,19 +47,27 @@ def _database_url() -> str:
 def start_worker(services_required, transactional_db, tmp_path):
     """Start real `celery worker` processes on the test database; stopped afterwards."""
     workers: list[subprocess.Popen[str]] = []
+    log = (tmp_path / "workers.log").open("w")
 
-    def start(name: str = "w1", concurrency: int = 1) -> subprocess.Popen[str]:
+    def start(name: str = "w1", concurrency: int = 1, **settings: str) -> subprocess.Popen[str]:
         environment = {
             **os.environ,
             "DATABASE_URL": _database_url(),
             "FERRY_VAR_DIR": str(tmp_path),
+            **settings,
         }
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--hostname", f"{name}@%h"],
-            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
         )  # fmt: skip
         workers.append(worker)
+        wait_for(
+            lambda: WorkerHeartbeat.objects.filter(worker__startswith=f"{name}@").exists(),
+            60,
+            f"worker {name} to start (log: {log.name})",
+        )
         return worker
 
     yield start
@@ -66,7 +77,8 @@ def start_worker(services_required, transactional_db, tmp_path):
         try:
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            worker.kill()
+            os.killpg(worker.pid, signal.SIGKILL)
+    log.close()
 
 
 def wait_for(condition, timeout: float, what: str):

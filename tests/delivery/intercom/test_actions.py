@@ -23,10 +23,10 @@ def _searched(sandbox) -> list[dict]:
 # Identify Contact
 
 
-def test_a_new_user_is_searched_by_external_id_then_created(sandbox, client, cache):
+def test_a_new_user_is_searched_by_external_id_then_created(sandbox, intercom, cache):
     payload = {"role": "user", "external_id": "u-1", "email": "ann@example.test", "name": "Ann"}
 
-    result = identify_contact(client, payload, cache=cache)
+    result = identify_contact(intercom, payload, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     assert api_calls(sandbox) == [SEARCH, ("POST", "/contacts")]
@@ -36,11 +36,11 @@ def test_a_new_user_is_searched_by_external_id_then_created(sandbox, client, cac
     assert len(result.exchanges) == 2
 
 
-def test_a_known_user_is_updated(sandbox, client, cache):
+def test_a_known_user_is_updated(sandbox, intercom, cache):
     existing = sandbox.add_contact(role="user", external_id="u-1", email="old@example.test")
 
     result = identify_contact(
-        client, {"role": "user", "external_id": "u-1", "email": "new@example.test"}, cache=cache
+        intercom, {"role": "user", "external_id": "u-1", "email": "new@example.test"}, cache=cache
     )
 
     assert result.outcome is Outcome.DELIVERED
@@ -48,40 +48,42 @@ def test_a_known_user_is_updated(sandbox, client, cache):
     assert sandbox.contacts[0]["email"] == "new@example.test"
 
 
-def test_without_external_id_the_search_is_by_email(sandbox, client, cache):
+def test_without_external_id_the_search_is_by_email(sandbox, intercom, cache):
     existing = sandbox.add_contact(role="user", email="ann@example.test")
 
     identify_contact(
-        client, {"role": "user", "email": "ann@example.test", "name": "A"}, cache=cache
+        intercom, {"role": "user", "email": "ann@example.test", "name": "A"}, cache=cache
     )
 
     assert _searched(sandbox) == [{"field": "email", "operator": "=", "value": "ann@example.test"}]
     assert api_calls(sandbox)[-1] == ("PUT", f"/contacts/{existing['id']}")
 
 
-def test_several_contacts_sharing_an_email_count_as_not_found(sandbox, client, cache):
+def test_several_contacts_sharing_an_email_count_as_not_found(sandbox, intercom, cache):
     sandbox.add_contact(role="lead", email="shared@example.test")
     sandbox.add_contact(role="lead", email="shared@example.test")
 
-    result = identify_contact(client, {"role": "user", "email": "shared@example.test"}, cache=cache)
+    result = identify_contact(
+        intercom, {"role": "user", "email": "shared@example.test"}, cache=cache
+    )
 
     assert result.outcome is Outcome.DELIVERED
     assert api_calls(sandbox) == [SEARCH, ("POST", "/contacts")]
     assert cache.get("email", "shared@example.test") == sandbox.contacts[-1]["id"]
 
 
-def test_a_malformed_search_answer_counts_as_not_found(sandbox, client, cache):
+def test_a_malformed_search_answer_counts_as_not_found(sandbox, intercom, cache):
     sandbox.fail(status=200, path="/contacts/search", body={"total_count": True, "data": "?"})
 
-    result = identify_contact(client, {"role": "user", "external_id": "u-1"}, cache=cache)
+    result = identify_contact(intercom, {"role": "user", "external_id": "u-1"}, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     assert api_calls(sandbox) == [SEARCH, ("POST", "/contacts")]
 
 
-def test_a_lead_never_gets_an_external_id(sandbox, client, cache):
+def test_a_lead_never_gets_an_external_id(sandbox, intercom, cache):
     result = identify_contact(
-        client,
+        intercom,
         {"role": "lead", "external_id": "u-1", "email": "lead@example.test"},
         cache=cache,
     )
@@ -94,21 +96,21 @@ def test_a_lead_never_gets_an_external_id(sandbox, client, cache):
     ]
 
 
-def test_a_lead_identified_as_a_user_is_converted(sandbox, client, cache):
+def test_a_lead_identified_as_a_user_is_converted(sandbox, intercom, cache):
     lead = sandbox.add_contact(role="lead", email="lead@example.test")
 
-    identify_contact(client, {"role": "user", "email": "lead@example.test"}, cache=cache)
+    identify_contact(intercom, {"role": "user", "email": "lead@example.test"}, cache=cache)
 
     assert api_calls(sandbox)[-1] == ("PUT", f"/contacts/{lead['id']}")
     assert sandbox.contacts[0]["role"] == "user"
 
 
-def test_a_409_on_create_updates_the_contact_intercom_named(sandbox, client, cache):
+def test_a_409_on_create_updates_the_contact_intercom_named(sandbox, intercom, cache):
     """Intercom's search lags behind its writes: the search misses, the create conflicts."""
     hidden = sandbox.add_contact(role="user", external_id="u-1", visible=False)
 
     result = identify_contact(
-        client, {"role": "user", "external_id": "u-1", "name": "Ann"}, cache=cache
+        intercom, {"role": "user", "external_id": "u-1", "name": "Ann"}, cache=cache
     )
 
     assert result.outcome is Outcome.DELIVERED
@@ -121,7 +123,7 @@ def test_a_409_on_create_updates_the_contact_intercom_named(sandbox, client, cac
     assert cache.get("external_id", "u-1") == hidden["id"]
 
 
-def test_a_409_without_an_id_is_retryable(sandbox, client, cache):
+def test_a_409_without_an_id_is_retryable(sandbox, intercom, cache):
     sandbox.fail(
         status=409,
         path="/contacts",
@@ -129,22 +131,22 @@ def test_a_409_without_an_id_is_retryable(sandbox, client, cache):
         body={"type": "error.list", "errors": [{"code": "conflict", "message": "Conflict"}]},
     )
 
-    result = identify_contact(client, {"role": "user", "external_id": "u-1"}, cache=cache)
+    result = identify_contact(intercom, {"role": "user", "external_id": "u-1"}, cache=cache)
 
     assert result.outcome is Outcome.RETRYABLE
     assert "did not say which one" in result.error
 
 
-def test_the_cache_makes_a_steady_stream_cost_one_call_per_event(sandbox, client, cache):
+def test_the_cache_makes_a_steady_stream_cost_one_call_per_event(sandbox, intercom, cache):
     people = [f"u-{number}" for number in range(10)]
     for person in people:
-        identify_contact(client, {"role": "user", "external_id": person}, cache=cache)
+        identify_contact(intercom, {"role": "user", "external_id": person}, cache=cache)
     before = len(sandbox.requests)
 
     for _ in range(5):
         for person in people:
             identify_contact(
-                client, {"role": "user", "external_id": person, "name": "x"}, cache=cache
+                intercom, {"role": "user", "external_id": person, "name": "x"}, cache=cache
             )
 
     calls = api_calls(sandbox)[before:]
@@ -152,13 +154,13 @@ def test_the_cache_makes_a_steady_stream_cost_one_call_per_event(sandbox, client
     assert all(method == "PUT" for method, _ in calls)
 
 
-def test_a_stale_cache_entry_is_dropped_and_the_search_runs_again(sandbox, client, cache):
-    identify_contact(client, {"role": "user", "external_id": "u-1"}, cache=cache)
+def test_a_stale_cache_entry_is_dropped_and_the_search_runs_again(sandbox, intercom, cache):
+    identify_contact(intercom, {"role": "user", "external_id": "u-1"}, cache=cache)
     stale = cache.get("external_id", "u-1")
     sandbox.delete_contact(stale)
     before = len(sandbox.requests)
 
-    result = identify_contact(client, {"role": "user", "external_id": "u-1"}, cache=cache)
+    result = identify_contact(intercom, {"role": "user", "external_id": "u-1"}, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     assert api_calls(sandbox)[before:] == [
@@ -172,7 +174,7 @@ def test_a_stale_cache_entry_is_dropped_and_the_search_runs_again(sandbox, clien
 # Identify Company
 
 
-def test_the_company_is_saved_and_the_contact_attached(sandbox, client, cache):
+def test_the_company_is_saved_and_the_contact_attached(sandbox, intercom, cache):
     contact = sandbox.add_contact(role="user", external_id="u-1")
     payload = {
         "company_id": "acme",
@@ -183,7 +185,7 @@ def test_the_company_is_saved_and_the_contact_attached(sandbox, client, cache):
         "email": "ann@example.test",
     }
 
-    result = identify_company(client, payload, cache=cache)
+    result = identify_company(intercom, payload, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     company = sandbox.companies[0]
@@ -202,11 +204,13 @@ def test_the_company_is_saved_and_the_contact_attached(sandbox, client, cache):
     assert company["id"] != "acme"
 
 
-def test_a_given_contact_id_is_attached_without_a_search(sandbox, client, cache):
+def test_a_given_contact_id_is_attached_without_a_search(sandbox, intercom, cache):
     contact = sandbox.add_contact(role="user", external_id="u-1")
 
     identify_company(
-        client, {"company_id": "acme", "contact_id": contact["id"], "external_id": "x"}, cache=cache
+        intercom,
+        {"company_id": "acme", "contact_id": contact["id"], "external_id": "x"},
+        cache=cache,
     )
 
     assert api_calls(sandbox) == [
@@ -215,17 +219,17 @@ def test_a_given_contact_id_is_attached_without_a_search(sandbox, client, cache)
     ]
 
 
-def test_the_contact_is_found_by_email_without_external_id(sandbox, client, cache):
+def test_the_contact_is_found_by_email_without_external_id(sandbox, intercom, cache):
     contact = sandbox.add_contact(role="user", email="ann@example.test")
 
-    identify_company(client, {"company_id": "acme", "email": "ann@example.test"}, cache=cache)
+    identify_company(intercom, {"company_id": "acme", "email": "ann@example.test"}, cache=cache)
 
     assert _searched(sandbox) == [{"field": "email", "operator": "=", "value": "ann@example.test"}]
     assert api_calls(sandbox)[-1] == ("POST", f"/contacts/{contact['id']}/companies")
 
 
-def test_no_contact_found_still_saves_the_company_with_a_warning(sandbox, client, cache):
-    result = identify_company(client, {"company_id": "acme", "external_id": "ghost"}, cache=cache)
+def test_no_contact_found_still_saves_the_company_with_a_warning(sandbox, intercom, cache):
+    result = identify_company(intercom, {"company_id": "acme", "external_id": "ghost"}, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     assert [c["company_id"] for c in sandbox.companies] == ["acme"]
@@ -239,11 +243,11 @@ def test_no_contact_found_still_saves_the_company_with_a_warning(sandbox, client
 # Track Event
 
 
-def test_an_event_for_a_user_id_goes_straight_to_events(sandbox, client, cache):
+def test_an_event_for_a_user_id_goes_straight_to_events(sandbox, intercom, cache):
     sandbox.add_contact(role="user", external_id="u-1")
 
     result = track_event(
-        client,
+        intercom,
         {"event_name": "Order.Completed$", "created_at": 1700000000, "user_id": "u-1"},
         cache=cache,
     )
@@ -258,11 +262,11 @@ def test_an_event_for_a_user_id_goes_straight_to_events(sandbox, client, cache):
     }
 
 
-def test_revenue_becomes_a_price_in_cents(sandbox, client, cache):
+def test_revenue_becomes_a_price_in_cents(sandbox, intercom, cache):
     sandbox.add_contact(role="user", external_id="u-1")
 
     track_event(
-        client,
+        intercom,
         {
             "event_name": "Order Completed",
             "created_at": 1,
@@ -280,11 +284,11 @@ def test_revenue_becomes_a_price_in_cents(sandbox, client, cache):
     }
 
 
-def test_zero_revenue_counts_and_the_currency_defaults_to_usd(sandbox, client, cache):
+def test_zero_revenue_counts_and_the_currency_defaults_to_usd(sandbox, intercom, cache):
     sandbox.add_contact(role="user", external_id="u-1")
 
     track_event(
-        client,
+        intercom,
         {"event_name": "Refund", "created_at": 1, "user_id": "u-1", "revenue": 0},
         cache=cache,
     )
@@ -292,11 +296,11 @@ def test_zero_revenue_counts_and_the_currency_defaults_to_usd(sandbox, client, c
     assert sandbox.events[0]["metadata"] == {"price": {"amount": 0, "currency": "USD"}}
 
 
-def test_currency_without_revenue_is_dropped(sandbox, client, cache):
+def test_currency_without_revenue_is_dropped(sandbox, intercom, cache):
     sandbox.add_contact(role="user", external_id="u-1")
 
     track_event(
-        client,
+        intercom,
         {"event_name": "Viewed", "created_at": 1, "user_id": "u-1", "currency": "EUR"},
         cache=cache,
     )
@@ -304,7 +308,7 @@ def test_currency_without_revenue_is_dropped(sandbox, client, cache):
     assert "metadata" not in sandbox.requests[0].body
 
 
-def test_metadata_is_flattened_to_ten_keys_with_warnings(sandbox, client, cache):
+def test_metadata_is_flattened_to_ten_keys_with_warnings(sandbox, intercom, cache):
     sandbox.add_contact(role="user", external_id="u-1")
     metadata = {f"key{number:02}": number for number in range(12)}
     metadata["items"] = [{"sku": "a"}]
@@ -312,7 +316,7 @@ def test_metadata_is_flattened_to_ten_keys_with_warnings(sandbox, client, cache)
     metadata["article"] = {"url": "https://example.test/a", "value": "An article"}
 
     result = track_event(
-        client,
+        intercom,
         {
             "event_name": "Checkout",
             "created_at": 1,
@@ -333,12 +337,12 @@ def test_metadata_is_flattened_to_ten_keys_with_warnings(sandbox, client, cache)
     ]
 
 
-def test_a_rich_link_is_kept(sandbox, client, cache):
+def test_a_rich_link_is_kept(sandbox, intercom, cache):
     sandbox.add_contact(role="user", external_id="u-1")
     link = {"url": "https://example.test/a", "value": "An article"}
 
     track_event(
-        client,
+        intercom,
         {"event_name": "Read", "created_at": 1, "user_id": "u-1", "metadata": {"article": link}},
         cache=cache,
     )
@@ -346,11 +350,11 @@ def test_a_rich_link_is_kept(sandbox, client, cache):
     assert sandbox.events[0]["metadata"] == {"article": link}
 
 
-def test_email_only_searches_and_sends_the_contact_id_too(sandbox, client, cache):
+def test_email_only_searches_and_sends_the_contact_id_too(sandbox, intercom, cache):
     contact = sandbox.add_contact(role="lead", email="lead@example.test")
 
     result = track_event(
-        client,
+        intercom,
         {"event_name": "Signed Up", "created_at": 1, "email": "lead@example.test"},
         cache=cache,
     )
@@ -365,9 +369,9 @@ def test_email_only_searches_and_sends_the_contact_id_too(sandbox, client, cache
     }
 
 
-def test_email_only_without_a_contact_waits_for_an_identify(sandbox, client, cache):
+def test_email_only_without_a_contact_waits_for_an_identify(sandbox, intercom, cache):
     result = track_event(
-        client,
+        intercom,
         {"event_name": "Signed Up", "created_at": 1, "email": "nobody@example.test"},
         cache=cache,
     )
@@ -378,9 +382,9 @@ def test_email_only_without_a_contact_waits_for_an_identify(sandbox, client, cac
     assert api_calls(sandbox) == [SEARCH]
 
 
-def test_user_not_found_on_events_waits_for_an_identify(sandbox, client, cache):
+def test_user_not_found_on_events_waits_for_an_identify(sandbox, intercom, cache):
     result = track_event(
-        client, {"event_name": "Viewed", "created_at": 1, "user_id": "ghost"}, cache=cache
+        intercom, {"event_name": "Viewed", "created_at": 1, "user_id": "ghost"}, cache=cache
     )
 
     assert result.outcome is Outcome.RETRYABLE
@@ -392,10 +396,10 @@ def test_user_not_found_on_events_waits_for_an_identify(sandbox, client, cache):
 # Deleting a person
 
 
-def test_deleting_finds_by_external_id_and_deletes_by_intercom_id(sandbox, client, cache):
+def test_deleting_finds_by_external_id_and_deletes_by_intercom_id(sandbox, intercom, cache):
     contact = sandbox.add_contact(role="user", external_id="u-1")
 
-    result = delete_contact(client, {"user_id": "u-1"}, cache=cache)
+    result = delete_contact(intercom, {"user_id": "u-1"}, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     assert api_calls(sandbox) == [SEARCH, ("DELETE", f"/contacts/{contact['id']}")]
@@ -403,8 +407,8 @@ def test_deleting_finds_by_external_id_and_deletes_by_intercom_id(sandbox, clien
     assert cache.get("external_id", "u-1") is None
 
 
-def test_deleting_nobody_sends_nothing_and_says_so(sandbox, client, cache):
-    result = delete_contact(client, {"user_id": "ghost"}, cache=cache)
+def test_deleting_nobody_sends_nothing_and_says_so(sandbox, intercom, cache):
+    result = delete_contact(intercom, {"user_id": "ghost"}, cache=cache)
 
     assert result.outcome is Outcome.DELIVERED
     assert api_calls(sandbox) == [SEARCH]
@@ -414,22 +418,22 @@ def test_deleting_nobody_sends_nothing_and_says_so(sandbox, client, cache):
 # Outcomes
 
 
-def test_a_revoked_token_pauses_for_reconnection(sandbox, client, cache):
+def test_a_revoked_token_pauses_for_reconnection(sandbox, intercom, cache):
     sandbox.revoke(sandbox.access_token)
 
-    result = identify_contact(client, {"role": "user", "external_id": "u-1"}, cache=cache)
+    result = identify_contact(intercom, {"role": "user", "external_id": "u-1"}, cache=cache)
 
     assert result.outcome is Outcome.NEEDS_RECONNECT
     assert len(result.exchanges) == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
-def test_server_trouble_is_retryable(sandbox, client, cache, status):
+def test_server_trouble_is_retryable(sandbox, intercom, cache, status):
     sandbox.fail(status=status, path="/events")
     sandbox.add_contact(role="user", external_id="u-1")
 
     result = track_event(
-        client, {"event_name": "E", "created_at": 1, "user_id": "u-1"}, cache=cache
+        intercom, {"event_name": "E", "created_at": 1, "user_id": "u-1"}, cache=cache
     )
 
     assert result.outcome is Outcome.RETRYABLE
@@ -437,10 +441,10 @@ def test_server_trouble_is_retryable(sandbox, client, cache, status):
 
 
 @pytest.mark.parametrize("status", [400, 403, 422])
-def test_bad_requests_fail_for_good(sandbox, client, cache, status):
+def test_bad_requests_fail_for_good(sandbox, intercom, cache, status):
     sandbox.fail(status=status, path="/companies")
 
-    result = identify_company(client, {"company_id": "acme"}, cache=cache)
+    result = identify_company(intercom, {"company_id": "acme"}, cache=cache)
 
     assert result.outcome is Outcome.PERMANENT
     assert result.error.startswith(f"Intercom answered {status}: ")

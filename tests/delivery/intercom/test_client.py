@@ -16,8 +16,8 @@ from delivery.intercom.client import (
 from delivery.sandbox import IntercomSandbox
 
 
-def test_every_request_carries_the_contract_headers(sandbox, client):
-    client.request("POST", "/contacts", body={"role": "user", "external_id": "u1"})
+def test_every_request_carries_the_contract_headers(sandbox, intercom):
+    intercom.request("POST", "/contacts", body={"role": "user", "external_id": "u1"})
 
     sent = sandbox.requests[-1].headers
     assert sent["authorization"] == f"Bearer {sandbox.access_token}"
@@ -29,16 +29,16 @@ def test_every_request_carries_the_contract_headers(sandbox, client):
 
 
 def test_the_version_is_pinned_per_workspace(sandbox):
-    client = IntercomClient(api_base=sandbox.base_url, token=sandbox.access_token, version="2.14")
+    intercom = IntercomClient(api_base=sandbox.base_url, token=sandbox.access_token, version="2.14")
 
-    client.request("GET", "/me")
+    intercom.request("GET", "/me")
 
     assert sandbox.requests[-1].headers["intercom-version"] == "2.14"
     assert "content-type" not in sandbox.requests[-1].headers
 
 
-def test_an_exchange_is_recorded_as_data_without_the_token(sandbox, client):
-    response = client.request("POST", "/contacts", body={"role": "user", "email": "a@b.test"})
+def test_an_exchange_is_recorded_as_data_without_the_token(sandbox, intercom):
+    response = intercom.request("POST", "/contacts", body={"role": "user", "email": "a@b.test"})
 
     exchange = response.exchange
     assert exchange.method == "POST"
@@ -49,22 +49,22 @@ def test_an_exchange_is_recorded_as_data_without_the_token(sandbox, client):
     assert exchange.duration_ms >= 0
     assert exchange.rate_limit is not None and exchange.rate_limit.remaining is not None
     assert sandbox.access_token not in json.dumps(exchange.as_dict())
-    assert client.exchanges == [exchange]
+    assert intercom.exchanges == [exchange]
 
 
-def test_connections_are_reused(sandbox, client):
+def test_connections_are_reused(sandbox, intercom):
     for number in range(5):
-        client.request("POST", "/contacts", body={"role": "user", "external_id": f"u{number}"})
+        intercom.request("POST", "/contacts", body={"role": "user", "external_id": f"u{number}"})
 
     connections = {request.connection for request in sandbox.requests}
     assert len(connections) == 1
 
 
-def test_long_response_bodies_are_truncated(sandbox, client):
+def test_long_response_bodies_are_truncated(sandbox, intercom):
     sandbox.fail(status=500, body="x" * (RESPONSE_BODY_LIMIT * 2))
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert len(failure.value.exchange.response_body) == RESPONSE_BODY_LIMIT
 
@@ -95,11 +95,11 @@ def test_statuses_are_classified_as_the_contract_says(status, outcome):
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 422, 500, 503])
-def test_an_error_answer_is_raised_with_intercoms_words(sandbox, client, status):
+def test_an_error_answer_is_raised_with_intercoms_words(sandbox, intercom, status):
     sandbox.fail(status=status)
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.status == status
     assert failure.value.outcome is classify(status)
@@ -107,11 +107,11 @@ def test_an_error_answer_is_raised_with_intercoms_words(sandbox, client, status)
     assert failure.value.exchange.status == status
 
 
-def test_a_revoked_token_needs_reconnection(sandbox, client):
+def test_a_revoked_token_needs_reconnection(sandbox, intercom):
     sandbox.revoke(sandbox.access_token)
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.outcome is Outcome.NEEDS_RECONNECT
     assert "Access Token Invalid" in failure.value.message
@@ -121,13 +121,13 @@ def test_a_429_is_retried_at_the_window_reset():
     sandbox = IntercomSandbox(rate_limit=2)
     sandbox.start(host="127.0.0.1", port=0)
     try:
-        client = IntercomClient(api_base=sandbox.base_url, token=sandbox.access_token)
-        client.request("GET", "/me")
-        second = client.request("GET", "/me")
+        intercom = IntercomClient(api_base=sandbox.base_url, token=sandbox.access_token)
+        intercom.request("GET", "/me")
+        second = intercom.request("GET", "/me")
         assert second.exchange.rate_limit.remaining == 0
 
         with pytest.raises(IntercomError) as failure:
-            client.request("GET", "/me")
+            intercom.request("GET", "/me")
     finally:
         sandbox.stop()
 
@@ -138,22 +138,22 @@ def test_a_429_is_retried_at_the_window_reset():
     assert "rate limit" in failure.value.message.lower()
 
 
-def test_retry_after_wins_over_the_reset(sandbox, client):
+def test_retry_after_wins_over_the_reset(sandbox, intercom):
     sandbox.fail(status=503, headers={"Retry-After": "120"})
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     wait = (failure.value.retry_at - datetime.now(UTC)).total_seconds()
     assert 110 < wait <= 120
 
 
 def test_a_timeout_is_retryable(sandbox):
-    client = IntercomClient(api_base=sandbox.base_url, token=sandbox.access_token, timeout=0.3)
+    intercom = IntercomClient(api_base=sandbox.base_url, token=sandbox.access_token, timeout=0.3)
     sandbox.fail(delay=2)
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.outcome is Outcome.RETRYABLE
     assert failure.value.message == "No answer within 0.3 seconds"
@@ -161,41 +161,41 @@ def test_a_timeout_is_retryable(sandbox):
     assert failure.value.exchange.error == "No answer within 0.3 seconds"
 
 
-def test_a_dropped_connection_is_retryable(sandbox, client):
+def test_a_dropped_connection_is_retryable(sandbox, intercom):
     sandbox.fail(drop_connection=True)
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.outcome is Outcome.RETRYABLE
     assert failure.value.message.startswith("Connection failed")
 
 
 def test_nobody_listening_is_retryable():
-    client = IntercomClient(api_base="http://127.0.0.1:9", token="t")
+    intercom = IntercomClient(api_base="http://127.0.0.1:9", token="t")
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.outcome is Outcome.RETRYABLE
 
 
-def test_an_html_502_is_retryable_and_described(sandbox, client):
+def test_an_html_502_is_retryable_and_described(sandbox, intercom):
     sandbox.fail(status=502, html=True)
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.outcome is Outcome.RETRYABLE
     assert failure.value.message.startswith("Intercom answered 502: ")
     assert failure.value.data is None
 
 
-def test_garbage_instead_of_json_is_kept_for_the_log(sandbox, client):
+def test_garbage_instead_of_json_is_kept_for_the_log(sandbox, intercom):
     sandbox.fail(status=500, garbage=True)
 
     with pytest.raises(IntercomError) as failure:
-        client.request("GET", "/me")
+        intercom.request("GET", "/me")
 
     assert failure.value.outcome is Outcome.RETRYABLE
     assert failure.value.exchange.response_body
