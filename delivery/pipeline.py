@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from console.models import Source, Workspace
+from delivery import wakeup
 from delivery.models import Delivery, Event
 from mappings.compiled import CompiledMapping, compiled
 from mappings.directives import MappingError
@@ -103,17 +104,6 @@ def _fresh_message_ids(source: Source, message_ids: Sequence[str], now: datetime
         return {row[0] for row in cursor.fetchall()}
 
 
-def wake_workers() -> None:
-    """Ask a worker to look for due deliveries. Losing this is harmless: the
-    sweeper finds them within seconds, so a broker outage never fails ingestion."""
-    from delivery.tasks import deliver_due
-
-    try:
-        deliver_due.apply_async(retry=False)
-    except Exception:
-        logger.warning("could not reach the broker; the sweeper will pick the work up")
-
-
 def accept_messages(
     *, source: Source, incoming: Iterable[Incoming], received_at: datetime
 ) -> list[Event]:
@@ -165,5 +155,5 @@ def accept_messages(
             for event, route in matches
         )
         if matches:
-            transaction.on_commit(wake_workers)
+            transaction.on_commit(wakeup.wake_workers)
     return events

@@ -19,13 +19,14 @@ from django.db import transaction
 from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
+from console.crypto import UnreadableSecret
 from console.models import Workspace
-from delivery import retry
+from delivery import retry, wakeup
 from delivery.execution import MappingFailure, map_event, perform
 from delivery.intercom.actions import ActionResult
 from delivery.intercom.client import Outcome
 from delivery.models import Attempt, Delivery, Event, MessageKey
-from delivery.pipeline import DEDUPLICATION_WINDOW, wake_workers
+from delivery.pipeline import DEDUPLICATION_WINDOW
 from delivery.ratelimit import WorkspaceLimiter
 from delivery.workspaces import client_for, contact_cache_for
 from mappings.compiled import compiled
@@ -84,10 +85,19 @@ def deliveries_drain(*, seconds: float = DRAIN_SECONDS) -> int:
     (a rate-limit window opening), so a window is not lost to the sweeper's pace."""
     deadline = time.monotonic() + seconds
     handled = 0
+    recruited = False
     while time.monotonic() < deadline:
         ids = deliveries_claim()
+        if len(ids) == CLAIM_BATCH and not recruited:
+            # More is waiting than one worker takes at a time: ask another to help.
+            wakeup.wake_workers()
+            recruited = True
         for delivery_id in ids:
-            delivery_attempt(delivery_id)
+            try:
+                delivery_attempt(delivery_id)
+            except Exception as error:
+                logger.exception("delivery %s: attempt crashed", delivery_id)
+                _crashed(delivery_id, error)
         handled += len(ids)
         if ids:
             continue
@@ -111,6 +121,23 @@ def _finish(delivery: Delivery, status: str, error: str = "") -> None:
     delivery.finished_at = timezone.now()
     delivery.save(
         update_fields=["status", "last_error", "lease_until", "next_attempt_at", "finished_at"]
+    )
+
+
+def _crashed(delivery_id: int, error: Exception) -> None:
+    """A bug must neither lose the event nor stop the worker: the delivery is
+    retried later like any retryable failure, and the attempt says what broke."""
+    now = timezone.now()
+    message = f"Ferry failed while attempting this delivery ({type(error).__name__}: {error})."
+    Attempt.objects.filter(delivery_id=delivery_id, outcome=Attempt.Outcome.RUNNING).update(
+        outcome=Attempt.Outcome.RETRYABLE, error=message
+    )
+    delivery = Delivery.objects.get(pk=delivery_id)
+    Delivery.objects.filter(pk=delivery_id, status=Status.IN_FLIGHT).update(
+        status=Status.RETRYING,
+        lease_until=None,
+        last_error=message,
+        next_attempt_at=retry.next_attempt(attempts=delivery.attempts, now=now, earliest=None),
     )
 
 
@@ -173,11 +200,17 @@ def delivery_attempt(delivery_id: int) -> None:
         _finish(delivery, Status.FAILED, attempt.error)
         return
     attempt.payload = payload
+    try:
+        client = client_for(workspace)
+    except UnreadableSecret as unreadable:
+        attempt.outcome, attempt.error = Attempt.Outcome.NEEDS_RECONNECT, str(unreadable)
+        _close(attempt, started)
+        delivery.last_error = f"{unreadable} Reconnect the workspace."
+        delivery.save(update_fields=["last_error"])
+        workspace_pause(workspace=workspace)
+        return
     result = perform(
-        delivery.mapping.action,
-        payload,
-        client=client_for(workspace),
-        cache=contact_cache_for(workspace),
+        delivery.mapping.action, payload, client=client, cache=contact_cache_for(workspace)
     )
     attempt.outcome = result.outcome.value
     attempt.error = result.error or ""
@@ -245,7 +278,7 @@ def workspace_resume(*, workspace: Workspace) -> int:
             destination__workspace=workspace, status=Status.PAUSED
         ).update(status=Status.PENDING, next_attempt_at=timezone.now())
         if resumed:
-            transaction.on_commit(wake_workers)
+            transaction.on_commit(wakeup.wake_workers)
     return resumed
 
 

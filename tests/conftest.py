@@ -9,6 +9,7 @@ from django.test import Client
 
 from console import crypto, services
 from console.models import Organization, Workspace
+from delivery import wakeup
 from delivery.sandbox import IntercomSandbox
 from mappings.actions import new_mapping
 from mappings.models import Mapping
@@ -25,6 +26,13 @@ def _fast_test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _no_wake_ups_outside_integration(request, monkeypatch):
+    # Unit tests drain deliveries themselves; only integration tests have workers to wake.
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setattr(wakeup, "wake_workers", lambda: None)
 
 
 @pytest.fixture

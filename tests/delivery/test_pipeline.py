@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from console import services as console_services
 from console.models import Workspace
-from delivery import pipeline
+from delivery import wakeup
 from delivery.models import Delivery, Event, MessageKey
 from delivery.pipeline import Incoming, accept_messages
 
@@ -34,7 +34,7 @@ def identify(message_id: str, *, user: str = "u-1"):
 @pytest.fixture
 def wake_ups(monkeypatch):
     calls = []
-    monkeypatch.setattr(pipeline, "wake_workers", lambda: calls.append(1))
+    monkeypatch.setattr(wakeup, "wake_workers", lambda: calls.append(1))
     return calls
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
-from delivery import pipeline, services
+from delivery import services
 from delivery.intercom.client import Exchange, IntercomError, RateLimit
 from delivery.models import Delivery
 from delivery.pipeline import Incoming, accept_messages
@@ -119,9 +119,8 @@ def test_the_file_cache_counts_atomically_across_threads(settings, tmp_path):
 
 @pytest.mark.django_db
 def test_a_blocked_workspace_s_deliveries_wait_without_an_attempt(
-    source, add_mapping, sandbox, workspace, monkeypatch
+    source, add_mapping, sandbox, workspace
 ):
-    monkeypatch.setattr(pipeline, "wake_workers", lambda: None)
     add_mapping("track_event")
     accept_messages(
         source=source,

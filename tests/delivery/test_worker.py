@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from console.models import Workspace
-from delivery import pipeline, services
+from delivery import services
 from delivery.models import Attempt, Delivery, Event, MessageKey
 from delivery.pipeline import Incoming, accept_messages
 from tests.delivery.conftest import api_calls
@@ -16,11 +16,6 @@ from tests.delivery.conftest import api_calls
 pytestmark = pytest.mark.django_db
 
 Status = Delivery.Status
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(pipeline, "wake_workers", lambda: None)
 
 
 def send(source, *messages):

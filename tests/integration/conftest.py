@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import connection
 
 from console.models import WorkerHeartbeat
@@ -28,7 +28,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def services_required():
-    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+    broker = django_settings.CELERY_BROKER_URL
+    if connection.vendor != "postgresql" or not broker.startswith("redis"):
         pytest.fail(
             "integration tests need DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://… "
             "(run them with `make test-integration`)"
@@ -49,16 +50,21 @@ def start_worker(services_required, transactional_db, tmp_path):
     workers: list[subprocess.Popen[str]] = []
     log = (tmp_path / "workers.log").open("w")
 
-    def start(name: str = "w1", concurrency: int = 1, **settings: str) -> subprocess.Popen[str]:
+    def start(
+        name: str = "w1", concurrency: int = 1, *, beat: bool = False, **settings: str
+    ) -> subprocess.Popen[str]:
         environment = {
             **os.environ,
             "DATABASE_URL": _database_url(),
             "FERRY_VAR_DIR": str(tmp_path),
+            "SECRET_KEY": django_settings.SECRET_KEY,
+            "FERRY_ENCRYPTION_KEY": ",".join(django_settings.FERRY_ENCRYPTION_KEYS),
             **settings,
         }
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO",
-             "--concurrency", str(concurrency), "--hostname", f"{name}@%h"],
+             "--concurrency", str(concurrency), "--hostname", f"{name}@%h"]
+            + (["--beat", "--schedule", str(tmp_path / f"{name}-beat")] if beat else []),
             cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip
@@ -79,6 +85,8 @@ def start_worker(services_required, transactional_db, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
     log.close()
+    # Shown by pytest when the test failed.
+    print((tmp_path / "workers.log").read_text()[-20000:])
 
 
 def wait_for(condition, timeout: float, what: str):
