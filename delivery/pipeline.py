@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -79,7 +79,13 @@ def _event_name(message: dict[str, Any]) -> str:
 
 def _timestamp(message: dict[str, Any]) -> datetime | None:
     value = message.get("timestamp")
-    return parse_datetime(value) if isinstance(value, str) else None
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _fresh_message_ids(source: Source, message_ids: Sequence[str], now: datetime) -> set[str]:

@@ -29,10 +29,18 @@ def _fast_test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_wake_ups_outside_integration(request, monkeypatch):
-    # Unit tests drain deliveries themselves; only integration tests have workers to wake.
+def _isolated_outside_integration(request, monkeypatch, settings):
+    # Unit tests drain deliveries themselves, and keep their cache to themselves (test
+    # runs in parallel must not clear each other's); integration tests share Redis with
+    # their worker processes.
     if request.node.get_closest_marker("integration") is None:
         monkeypatch.setattr(wakeup, "wake_workers", lambda: None)
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": request.node.nodeid,
+            }
+        }
 
 
 @pytest.fixture
