@@ -1,9 +1,10 @@
-"""JavaScript value semantics that Segment's mapping kit leaks into mapping results.
+"""JavaScript value semantics that Segment's code leaks into Ferry's mapping languages.
 
-Private helper of :mod:`mappings.directives`. Mapping values are JSON values held as
-Python objects (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool``, ``None``) plus
-:data:`MISSING`, which stands for JavaScript's ``undefined``. This module answers the
-questions the mapping kit asks the JavaScript engine: type names, truthiness, ``String()``,
+Private helper of :mod:`mappings.directives`, :mod:`mappings.triggers` and
+:mod:`mappings.payload`. Values are JSON values held as Python objects (``dict``, ``list``,
+``str``, ``int``, ``float``, ``bool``, ``None``) plus :data:`MISSING`, which stands for
+JavaScript's ``undefined``. This module answers the questions Segment's code asks the
+JavaScript engine: type names, truthiness, ``String()``, ``Number()`` of text,
 ``JSON.stringify``, ``JSON.parse``, ``== ""``, property reads and own-key order.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 __all__ = [
+    "JS_WHITESPACE",
     "MISSING",
     "article",
     "is_missing_or_null",
@@ -29,6 +31,7 @@ __all__ = [
     "number_to_text",
     "property_of",
     "string_length",
+    "text_to_number",
     "to_text",
     "type_name",
     "typeof_name",
@@ -55,6 +58,16 @@ _EXACT_INTEGER_LIMIT: Final = 2**53
 _LARGEST_ARRAY_INDEX: Final = 2**32 - 2
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NON_FINITE_TEXTS: Final = frozenset({"NaN", "Infinity", "-Infinity"})
+
+JS_WHITESPACE: Final = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+"""What JavaScript's ``trim()`` and ``Number()`` strip: its WhiteSpace and LineTerminator
+characters, a different set from Python's ``str.strip()``."""
+
+_DECIMAL_LITERAL = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
+_PREFIXED_INTEGER = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
 
 
 def type_name(value: object) -> str:
@@ -154,6 +167,23 @@ def _float_to_text(number: float) -> str:
     return sign + text
 
 
+def text_to_number(text: str) -> float:
+    """JavaScript's ``Number(text)``: ``0`` for blank text, ``NaN`` for text that is no number."""
+    stripped = text.strip(JS_WHITESPACE)
+    if not stripped:
+        return 0.0
+    if _PREFIXED_INTEGER.fullmatch(stripped):
+        try:
+            return float(int(stripped, 0))
+        except OverflowError:
+            return math.inf
+    if not _DECIMAL_LITERAL.fullmatch(stripped):
+        return math.nan
+    if stripped.endswith("Infinity"):
+        return -math.inf if stripped.startswith("-") else math.inf
+    return float(stripped)
+
+
 def to_text(value: object) -> str:
     """JavaScript's ``String(value)``; arrays join their items with ``,``."""
     if isinstance(value, str):
@@ -237,7 +267,7 @@ def property_of(value: object, key: str) -> Any:
         if key == "length":
             return string_length(value)
         if _is_array_index(key):
-            units = utf16_units(value)
+            units: Sequence[str] = value if value.isascii() else utf16_units(value)
             index = int(key)
             return units[index] if index < len(units) else MISSING
     return MISSING

@@ -69,6 +69,7 @@ from liquid.tag import Tag
 from liquid.undefined import Undefined
 
 from mappings._jsvalue import (
+    JS_WHITESPACE,
     MISSING,
     article,
     is_missing_or_null,
@@ -80,6 +81,7 @@ from mappings._jsvalue import (
     loosely_equals_empty_string,
     property_of,
     string_length,
+    text_to_number,
     to_text,
     type_name,
     typeof_name,
@@ -668,11 +670,6 @@ def _compile_path(option: object) -> Resolver:
 
 _TRIPLE_PLACEHOLDER: Final = re.compile(r"\{\{\{([^}]+)\}\}\}")
 _DOUBLE_PLACEHOLDER: Final = re.compile(r"\{\{([^}]+)\}\}")
-# JavaScript's String.prototype.trim() set, which differs from Python's str.strip().
-_JS_WHITESPACE: Final = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 
 
 def _placeholder_text(value: object) -> str:
@@ -690,7 +687,7 @@ def _render_by_rescanning(template: str, payload: Payload) -> str:
     scope = _scope_or_empty(payload)
 
     def replace(match: re.Match[str]) -> str:
-        key = match.group(1).strip(_JS_WHITESPACE)
+        key = match.group(1).strip(JS_WHITESPACE)
         return _placeholder_text(_lookup(scope, _path_segments(key)))
 
     # Text a triple placeholder inserts is scanned again by the double pass, as in Segment.
@@ -706,7 +703,7 @@ def _template_renderer(template: str) -> Callable[[Payload], str]:
     if len(pieces) == 1:
         return lambda payload: template
     literals = pieces[0::2]
-    lookups = [_lookup_resolver(key.strip(_JS_WHITESPACE)) for key in pieces[1::2]]
+    lookups = [_lookup_resolver(key.strip(JS_WHITESPACE)) for key in pieces[1::2]]
     head, tail = literals[0], literals[1:]
     parts = list(zip(lookups, tail, strict=True))
 
@@ -1181,25 +1178,23 @@ def _liquid_number(value: object) -> float:
     return 0 if number != number else number
 
 
-_JS_DECIMAL: Final = re.compile(
-    r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-)
+_JS_DECIMAL_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
 _JS_PREFIXED_INTEGER: Final = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
 
 
 def _number_from_text(text: str) -> float:
-    stripped = text.strip(_JS_WHITESPACE)
+    """``Number(text)``, except that blank and integer text give an exact ``int``.
+
+    Integers beyond 2**53 thus stay exact, one of the known differences listed at the top.
+    """
+    stripped = text.strip(JS_WHITESPACE)
     if stripped == "":
         return 0
     if _JS_PREFIXED_INTEGER.fullmatch(stripped):
         return int(stripped, 0)
-    if not _JS_DECIMAL.fullmatch(stripped):
-        return math.nan
-    if "Infinity" in stripped:
-        return -math.inf if stripped.startswith("-") else math.inf
-    if stripped.lstrip("+-").isdigit():
+    if _JS_DECIMAL_INTEGER.fullmatch(stripped):
         return int(stripped)
-    return float(stripped)
+    return text_to_number(stripped)
 
 
 def _divide(dividend: float, divisor: float) -> float:
@@ -1411,7 +1406,7 @@ def _truncate_filter(value: object, length: object = 50, ellipsis: object = "...
     )
 
 
-_JS_WHITESPACE_RUN: Final = re.compile(f"[{_JS_WHITESPACE}]+")
+_JS_WHITESPACE_RUN: Final = re.compile(f"[{JS_WHITESPACE}]+")
 
 
 def _truncatewords_filter(value: object, words: object = 15, ellipsis: object = "...") -> str:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from mappings._jsvalue import JS_WHITESPACE, MISSING, number_to_text, text_to_number
 from mappings.actions import Action, Field, RequiredOneOf, get_action
 
 _MILLISECONDS_ABOVE = Decimal(10**11)
@@ -94,17 +95,6 @@ _ISO_DATETIME = re.compile(
 )
 _DECIMAL_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
-# The characters JavaScript's Number() trims: its WhiteSpace and LineTerminator productions.
-_JS_WHITESPACE = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_JS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_JS_RADIX_PREFIXES = {"0x": 16, "0o": 8, "0b": 2}
-_JS_RADIX_DIGITS = {16: "0123456789abcdef", 8: "01234567", 2: "01"}
-
-_MISSING = object()
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -150,7 +140,7 @@ def validate_payload(
     given: set[str] = set()
     problems: list[Problem] = []
     for field in action.fields:
-        given_value = mapped.get(field.key, _MISSING)
+        given_value = mapped.get(field.key, MISSING)
         value = given_value if field.type == "object" else _unwrap(given_value)
         if _is_empty(value):
             if field.required:
@@ -187,7 +177,7 @@ def _unwrap(value: Any) -> Any:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is _MISSING or value is None or value == ""
+    return value is MISSING or value is None or value == ""
 
 
 def _clean(field: Field, value: Any) -> Any:
@@ -224,7 +214,7 @@ def _as_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
-        return _js_number_text(value)
+        return number_to_text(value)
     raise _Invalid("a string")
 
 
@@ -306,24 +296,10 @@ def _js_string_to_number(text: str) -> int | float | None:
     A blank string and the infinities are refused: Segment would send them as ``0`` and
     ``null``, which nobody means.
     """
-    body = text.strip(_JS_WHITESPACE)
-    if not body:
+    if not text.strip(JS_WHITESPACE):
         return None
-    radix = _JS_RADIX_PREFIXES.get(body[:2].lower())
-    if radix is not None:
-        digits = body[2:].lower()
-        if not digits or any(digit not in _JS_RADIX_DIGITS[radix] for digit in digits):
-            return None
-        try:
-            return _plain_number(float(int(digits, radix)))
-        except OverflowError:
-            return None
-    if not _JS_DECIMAL.fullmatch(body):
-        return None
-    number = float(body)
-    if not math.isfinite(number):
-        return None
-    return _plain_number(number)
+    number = text_to_number(text)
+    return _plain_number(number) if math.isfinite(number) else None
 
 
 def _plain_number(number: float) -> int | float:
@@ -331,26 +307,6 @@ def _plain_number(number: float) -> int | float:
     if number.is_integer() and abs(number) <= _LARGEST_EXACT_INTEGER:
         return int(number)
     return number
-
-
-def _js_number_text(number: float) -> str:
-    """The text JavaScript's ``String()`` gives a finite number."""
-    sign = "-" if number < 0 else ""
-    exact = Decimal(repr(abs(number))).normalize()
-    _, digit_tuple, exponent = exact.as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple))
-    # JavaScript places the point after `point` digits, counting from the first one.
-    point = exponent + len(digits)
-    if len(digits) <= point <= 21:
-        return sign + digits + "0" * (point - len(digits))
-    if 0 < point <= 21:
-        return sign + digits[:point] + "." + digits[point:]
-    if -6 < point <= 0:
-        return sign + "0." + "0" * -point + digits
-    power = point - 1
-    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    return f"{sign}{mantissa}e{'+' if power >= 0 else '-'}{abs(power)}"
 
 
 def _rule_applies(rule: RequiredOneOf, cleaned: dict[str, Any]) -> bool:

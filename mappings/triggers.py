@@ -32,6 +32,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final, Literal, TypeAlias, cast, get_args
 
+from mappings._jsvalue import MISSING, is_truthy, number_to_text, property_of, text_to_number
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
@@ -121,7 +123,8 @@ def _check_path(path: str) -> None:
 
 
 def _path_segments(path: str) -> list[str]:
-    # Segment's path helper splits on dots and square brackets alike.
+    # Segment's trigger engine splits on dots and square brackets alike; its mapping kit reads
+    # quoted keys and keeps `a[b]` whole, hence the separate splitter in mappings.directives.
     return re.findall(r"[^.\[\]]+", path)
 
 
@@ -692,83 +695,22 @@ def parse(fql: str) -> Trigger:
 # JavaScript behaviour the matcher reproduces
 
 
-_JS_WHITESPACE: Final = (
-    "\t\n\v\f\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_JS_DECIMAL = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
-_JS_NON_DECIMAL = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
-_JS_RADIX: Final = {"x": 16, "o": 8, "b": 2}
-
-
-def _js_number(text: str) -> float:
-    """JavaScript's ``Number(text)``."""
-    text = text.strip(_JS_WHITESPACE)
-    if not text:
-        return 0.0
-    if _JS_DECIMAL.fullmatch(text):
-        if text.endswith("Infinity"):
-            return -math.inf if text.startswith("-") else math.inf
-        return float(text)
-    if _JS_NON_DECIMAL.fullmatch(text):
-        try:
-            return float(int(text[2:], _JS_RADIX[text[1].lower()]))
-        except OverflowError:
-            return math.inf
-    return math.nan
-
-
-def _js_number_text(number: float) -> str:
-    """JavaScript's ``String(number)`` for a finite number."""
-    if number == 0:
-        return "0"
-    sign = "-" if number < 0 else ""
-    _, digit_tuple, exponent = Decimal(repr(abs(number))).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + cast(int, exponent)
-    if len(digits) <= point <= 21:
-        return sign + digits + "0" * (point - len(digits))
-    if 0 < point <= 21:
-        return f"{sign}{digits[:point]}.{digits[point:]}"
-    if -6 < point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    mantissa = digits if len(digits) == 1 else f"{digits[0]}.{digits[1:]}"
-    return f"{sign}{mantissa}e{point - 1:+d}"
-
-
-def _is_array_index(key: str, length: int) -> bool:
-    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < length
-
-
-def _utf16_units(text: str) -> list[str]:
-    units = text.encode("utf-16-le", "surrogatepass")
-    return [units[i : i + 2].decode("utf-16-le", "surrogatepass") for i in range(0, len(units), 2)]
-
-
 def _js_property(value: Any, key: str) -> Any:
     """``value && value[key]`` in JavaScript, with ``None`` for undefined.
 
-    A falsy value (null, false, 0, NaN, "") is returned as is; inherited JavaScript members
-    such as ``constructor`` count as missing.
+    A falsy value (null, false, 0, NaN, "") is returned as is. Events need not be plain JSON:
+    any ``Mapping`` reads as an object and a tuple as an array, where :func:`property_of`
+    knows only dicts and lists; it is asked first, as JSON is the common case.
     """
-    if value is None or value is False:
+    if not is_truthy(value):
         return value
-    kind = type(value)
-    if kind is int or kind is float:
-        return value if value == 0 or value != value else None
-    if kind is str:
-        if not value:
-            return value
-        units = value if value.isascii() else _utf16_units(value)
-        if key == "length":
-            return len(units)
-        return units[int(key)] if _is_array_index(key, len(units)) else None
+    found = property_of(value, key)
+    if found is not MISSING:
+        return found
     if isinstance(value, Mapping):
         return value.get(key)
-    if isinstance(value, list | tuple):
-        if key == "length":
-            return len(value)
-        return value[int(key)] if _is_array_index(key, len(value)) else None
+    if isinstance(value, tuple):
+        return _js_property(list(value), key)
     return None
 
 
@@ -867,11 +809,11 @@ class _Compiler:
             return f"({read} {_COMPARE[operator]} {'true' if value else 'false'!r})"
         if isinstance(value, float):
             if operator in ("=", "!=") and top_level:
-                return f"({read} {_COMPARE[operator]} {_js_number_text(value)!r})"
+                return f"({read} {_COMPARE[operator]} {number_to_text(value)!r})"
             return f"({is_number} and _v {_COMPARE[operator]} {self.number(value)})"
         if operator in ("=", "!="):
             return f"({read} {_COMPARE[operator]} {value!r})"
-        number = _js_number(value)
+        number = text_to_number(value)
         if math.isnan(number):
             return "False"
         return f"({is_number} and _v {_COMPARE[operator]} {self.number(number)})"
@@ -995,7 +937,7 @@ class BuilderCondition:
             return _finite(value)
         if not isinstance(value, str):
             raise ValueError(f"unsupported value {value!r}")
-        if operator in _NUMBER_OPERATORS and not math.isfinite(_js_number(value)):
+        if operator in _NUMBER_OPERATORS and not math.isfinite(text_to_number(value)):
             raise ValueError(f"{operator} needs a number, got {value!r}")
         return value
 
@@ -1072,11 +1014,11 @@ def _builder_condition(condition: Condition) -> BuilderCondition | None:
         return row(comparison, ("true" if value else "false") if top_level else value)
     if isinstance(value, float):
         if top_level:
-            return row(comparison, _js_number_text(value))
+            return row(comparison, number_to_text(value))
         if operator in ("=", "!="):
             return row("number_equals" if operator == "=" else "number_not_equals", value)
         return row(comparison, value)
-    if operator in _ORDERINGS and not math.isfinite(_js_number(value)):
+    if operator in _ORDERINGS and not math.isfinite(text_to_number(value)):
         return None
     return row(comparison, value)
 
@@ -1126,4 +1068,4 @@ def _builder_condition_fql(condition: BuilderCondition) -> str:
 
 
 def _builder_number(value: str | float | bool | None) -> float:
-    return _js_number(value) if isinstance(value, str) else cast(float, value)
+    return text_to_number(value) if isinstance(value, str) else cast(float, value)
