@@ -187,11 +187,16 @@ def start_web(processes: Processes, workers: int = 4) -> str:
     return url
 
 
-def start_workers(processes: Processes, concurrency: int = 2, *, beat: bool = True) -> None:
-    processes.start(
-        PYTHON, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING",
-        "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
-    )  # fmt: skip
+def start_workers(
+    processes: Processes, count: int = 2, *, threads: int = 8, beat: bool = True
+) -> None:
+    """``count`` worker processes, each running ``threads`` deliveries at once."""
+    for number in range(count):
+        processes.start(
+            PYTHON, "-m", "celery", "-A", "console", "worker", "--loglevel", "WARNING",
+            "--pool", "threads", "--concurrency", str(threads), "--hostname", f"w{number}@%h",
+            "--without-gossip", "--without-mingle",
+        )  # fmt: skip
     if beat:
         processes.start(
             PYTHON, "-m", "celery", "-A", "console", "beat", "--loglevel", "WARNING",
@@ -291,7 +296,7 @@ def scenario_deliver(events: int = 12_000) -> dict[str, float]:
         write_key = configure(sandbox_url, token)
         web = start_web(processes)
         ingest(web, write_key, batches=events // BATCH)
-        start_workers(processes, concurrency=2)
+        start_workers(processes)
         first = last = None
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -320,7 +325,7 @@ def scenario_ratelimited(seconds: int = 120) -> dict[str, float]:
         write_key = configure(sandbox_url, token)
         web = start_web(processes)
         ingest(web, write_key, batches=(seconds * 1000 // 60 * 2) // BATCH)
-        start_workers(processes, concurrency=2)
+        start_workers(processes)
         time.sleep(seconds + 5)
         requests = httpx.get(sandbox_url + "/_sandbox/requests", timeout=60).json()
     finally:
@@ -342,7 +347,7 @@ def scenario_latency(seconds: int = 60, per_second: int = 100) -> dict[str, floa
         sandbox_url, token = start_sandbox(processes, None)
         write_key = configure(sandbox_url, token)
         web = start_web(processes, workers=2)
-        start_workers(processes, concurrency=2)
+        start_workers(processes)
         time.sleep(3)
         host, port = web.removeprefix("http://").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=30)

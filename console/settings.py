@@ -149,7 +149,7 @@ if CACHE_URL.startswith("file://"):
 elif CACHE_URL.startswith("locmem://"):
     _cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 else:
-    _cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    _cache = {"BACKEND": "console.cache.ReusingRedisCache", "LOCATION": CACHE_URL}
 CACHES = {"default": _cache}
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,4 +1,5 @@
-"""Inserting many rows at once, fast: ``insert_rows(model, rows) -> ids``.
+"""Writing many rows at once, fast: ``insert_rows(model, rows) -> ids`` and
+``update_rows(instances, fields)``.
 
 Rows are plain dicts of attribute names to values (no model instances: making
 thousands of them costs more than storing them); a field a row leaves out takes
@@ -55,3 +56,32 @@ def insert_rows(model: type[Model], rows: Sequence[Row]) -> list[int]:
             for new_id, row in zip(ids, rows, strict=True):
                 copy.write_row([new_id, *(column(row) for column in columns)])
     return ids
+
+
+def update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of each instance back to its row: one statement run for
+    every row (pipelined by psycopg), far cheaper than ``bulk_update``'s CASE
+    expressions. Saves nothing else, sends no signals."""
+    if not objects:
+        return
+    meta = type(objects[0])._meta
+    model_fields = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in model_fields)
+    statement = (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            statement,
+            [
+                [
+                    *(
+                        field.get_db_prep_save(getattr(instance, field.attname), connection)
+                        for field in model_fields
+                    ),
+                    instance.pk,
+                ]
+                for instance in objects
+            ],
+        )

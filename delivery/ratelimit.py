@@ -33,9 +33,14 @@ UNKNOWN_QUOTA = 20
 # A call counted near a window's end may land in Intercom's next window.
 MARGIN = 0.02
 QUOTA_TTL = 24 * 60 * 60
+QUOTA_REFRESH = 60
 LONGEST_SLEEP = WINDOW_SECONDS
 
 _thread_lock = threading.Lock()
+# Each workspace's quota as this process last read it from, or wrote it to, the
+# cache, and when: Intercom repeats it on every answer and it rarely changes, so
+# the cache is asked, and told, only when it changes or once a minute.
+_quotas: dict[str, tuple[int | None, float]] = {}
 
 
 @contextmanager
@@ -50,14 +55,28 @@ def _counter_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _increment(key: str, ttl: int) -> int:
-    if isinstance(caches["default"], RedisCache | LocMemCache):
-        cache.add(key, 0, ttl)
-        return int(cache.incr(key))
+def _blocked_and_counted(blocked_key: str, counter_key: str, ttl: int) -> tuple[int | None, int]:
+    """Read the block marker and add one to a counter kept ``ttl`` seconds,
+    atomically for every process: one round trip on Redis."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # Django's RedisCache stores integers as themselves, so raw commands read them.
+        client = backend._cache.get_client(write=True)
+        counter = backend.make_and_validate_key(counter_key)
+        pipeline = client.pipeline(transaction=False)
+        pipeline.get(backend.make_and_validate_key(blocked_key))
+        pipeline.incr(counter)
+        pipeline.expire(counter, ttl)
+        blocked, count, _ = pipeline.execute()
+        return (int(blocked) if blocked is not None else None), int(count)
+    blocked = cache.get(blocked_key)
+    if isinstance(backend, LocMemCache):
+        cache.add(counter_key, 0, ttl)
+        return blocked, int(cache.incr(counter_key))
     with _counter_lock():
-        count = int(cache.get(key, 0)) + 1
-        cache.set(key, count, ttl)
-        return count
+        count = int(cache.get(counter_key, 0)) + 1
+        cache.set(counter_key, count, ttl)
+        return blocked, count
 
 
 class WorkspaceLimiter:
@@ -74,29 +93,38 @@ class WorkspaceLimiter:
         self.clock = clock
         self.sleep = sleep
 
-    def budget(self) -> int:
-        quota = cache.get(self.prefix + "quota") or UNKNOWN_QUOTA
-        return max(1, math.floor(quota * (1 - MARGIN)))
+    def _budget(self) -> int:
+        """Calls this window may take: the quota Intercom announced, less a margin.
+        Read from the cache at most once a minute per process."""
+        known = _quotas.get(self.prefix)
+        if known is None or self.clock() - known[1] > QUOTA_REFRESH:
+            known = (cache.get(self.prefix + "quota"), self.clock())
+            _quotas[self.prefix] = known
+        return max(1, math.floor((known[0] or UNKNOWN_QUOTA) * (1 - MARGIN)))
 
     def earliest_call(self) -> float | None:
         """None when a call may go now, else the unix time it may; counts nothing."""
         now = self.clock()
-        blocked = cache.get(self.prefix + "blocked")
+        window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
+        counter = f"{self.prefix}{window}"
+        known = cache.get_many([self.prefix + "blocked", counter])
+        blocked = known.get(self.prefix + "blocked")
         if blocked is not None and blocked > now:
             return float(blocked)
-        window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
-        if int(cache.get(f"{self.prefix}{window}", 0)) >= self.budget():
+        if int(known.get(counter, 0)) >= self._budget():
             return float(window + WINDOW_SECONDS)
         return None
 
     def _take(self) -> float | None:
         """Count one call in the current window; None if it fits, else when to retry."""
         now = self.clock()
-        blocked = cache.get(self.prefix + "blocked")
+        window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
+        blocked, count = _blocked_and_counted(
+            self.prefix + "blocked", f"{self.prefix}{window}", WINDOW_SECONDS * 3
+        )
         if blocked is not None and blocked > now:
             return float(blocked)
-        window = math.floor(now / WINDOW_SECONDS) * WINDOW_SECONDS
-        if _increment(f"{self.prefix}{window}", WINDOW_SECONDS * 3) > self.budget():
+        if count > self._budget():
             return float(window + WINDOW_SECONDS)
         return None
 
@@ -117,9 +145,12 @@ class WorkspaceLimiter:
     def after_response(self, exchange: Exchange) -> None:
         limits = exchange.rate_limit
         if limits is not None and limits.limit:
-            cache.set(self.prefix + "quota", limits.limit, QUOTA_TTL)
+            known = _quotas.get(self.prefix)
+            if known is None or known[0] != limits.limit or self.clock() - known[1] > QUOTA_REFRESH:
+                cache.set(self.prefix + "quota", limits.limit, QUOTA_TTL)
+                _quotas[self.prefix] = (limits.limit, self.clock())
         if exchange.status == 429 or (limits is not None and limits.exhausted):
             now = self.clock()
             reset = limits.reset if limits is not None and limits.reset else None
-            until = float(reset) if reset and reset > now else now + WINDOW_SECONDS
+            until = reset if reset and reset > now else math.ceil(now + WINDOW_SECONDS)
             cache.set(self.prefix + "blocked", until, math.ceil(until - now) + 1)

@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Min, OuterRef
+from django.db.models import Count, Exists, Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from console.crypto import UnreadableSecret
 from console.models import Workspace
 from delivery import retry, wakeup
+from delivery.bulk import update_rows
 from delivery.execution import MappingFailure, map_event, perform
 from delivery.intercom.actions import ActionResult
 from delivery.intercom.client import Outcome
@@ -35,7 +37,7 @@ from mappings.triggers import TriggerError
 
 logger = logging.getLogger(__name__)
 
-CLAIM_BATCH = 10
+CLAIM_BATCH = 25
 DRAIN_SECONDS = 30.0
 # A drain with nothing to claim waits this long for deliveries about to fall due.
 IDLE_WAIT_SECONDS = 5.0
@@ -92,14 +94,14 @@ def deliveries_drain(*, seconds: float = DRAIN_SECONDS) -> int:
             # More is waiting than one worker takes at a time: ask another to help.
             wakeup.wake_workers()
             recruited = True
-        for delivery_id in ids:
-            try:
-                delivery_attempt(delivery_id)
-            except Exception as error:
-                logger.exception("delivery %s: attempt crashed", delivery_id)
-                _crashed(delivery_id, error)
-        handled += len(ids)
         if ids:
+            try:
+                deliveries_attempt(ids)
+            except Exception as error:
+                logger.exception("deliveries %s: attempts crashed", ids)
+                for delivery_id in ids:
+                    _crashed(delivery_id, error)
+            handled += len(ids)
             continue
         soonest = Delivery.objects.filter(status__in=Delivery.WAITING).aggregate(
             at=Min("next_attempt_at")
@@ -113,40 +115,184 @@ def deliveries_drain(*, seconds: float = DRAIN_SECONDS) -> int:
     return handled
 
 
+DELIVERY_FIELDS = [
+    "status", "attempts", "last_error", "lease_until", "next_attempt_at", "finished_at",
+    "blocking",
+]  # fmt: skip
+ATTEMPT_FIELDS = [
+    "started_at",
+    "duration_ms",
+    "outcome",
+    "error",
+    "warnings",
+    "exchanges",
+    "payload",
+]
+
+
+def deliveries_attempt(ids: list[int]) -> None:
+    """Attempt deliveries this worker has claimed. Every attempt is written
+    before any call goes out; the outcomes are written together afterwards, so
+    a batch costs three commits however many deliveries it holds. A claim holds
+    at most one delivery per person and destination, so their order is free."""
+    claimed = Delivery.objects.select_related("event", "mapping", "destination__workspace")
+    deliveries = [delivery for delivery in claimed.filter(id__in=ids, status=Status.IN_FLIGHT)]
+    earliest: dict[int, float | None] = {}
+    to_try = [delivery for delivery in deliveries if _ready(delivery, earliest)]
+    started = timezone.now()
+    attempts = Attempt.objects.bulk_create(
+        Attempt(delivery=delivery, number=delivery.attempts + 1, started_at=started)
+        for delivery in to_try
+    )
+    to_pause: dict[int, Workspace] = {}
+    for delivery, attempt in zip(to_try, attempts, strict=True):
+        delivery.attempts += 1
+        workspace = delivery.destination.workspace
+        assert workspace is not None
+        if workspace.pk in to_pause:
+            attempt.outcome = Attempt.Outcome.NEEDS_RECONNECT
+            attempt.error = "Not sent: Intercom refused this workspace's token a moment ago."
+            delivery.status, delivery.lease_until = Status.PAUSED, None
+            continue
+        try:
+            if _attempt(delivery, attempt, workspace):
+                to_pause[workspace.pk] = workspace
+        except Exception as error:
+            logger.exception("delivery %s: attempt crashed", delivery.pk)
+            message = f"Ferry failed during this attempt ({type(error).__name__}: {error})."
+            attempt.outcome, attempt.error = Attempt.Outcome.RETRYABLE, message
+            _retry_later(delivery, message, earliest=None)
+    with transaction.atomic():
+        update_rows(attempts, ATTEMPT_FIELDS)
+        update_rows(deliveries, DELIVERY_FIELDS)
+        for workspace in to_pause.values():
+            workspace_pause(workspace=workspace)
+
+
+def _ready(delivery: Delivery, earliest_calls: dict[int, float | None]) -> bool:
+    """Whether the delivery can be tried now; if not, its new state is set.
+    ``earliest_calls`` keeps each workspace's rate-limit check for the batch."""
+    reason = _discard_reason(delivery)
+    if reason is not None:
+        _finish(delivery, Status.DISCARDED, reason)
+        return False
+    workspace = delivery.destination.workspace
+    assert workspace is not None
+    if workspace.status == Workspace.Status.NEEDS_RECONNECT:
+        delivery.status, delivery.lease_until = Status.PAUSED, None
+        return False
+    if workspace.pk not in earliest_calls:
+        earliest_calls[workspace.pk] = WorkspaceLimiter(workspace.pk).earliest_call()
+    earliest = earliest_calls[workspace.pk]
+    if earliest is not None:
+        # Handed back untried, to be claimed again once the workspace may be called.
+        delivery.status = Status.RETRYING if delivery.attempts else Status.PENDING
+        delivery.lease_until = None
+        delivery.next_attempt_at = datetime.fromtimestamp(earliest, UTC)
+        return False
+    return True
+
+
+def _attempt(delivery: Delivery, attempt: Attempt, workspace: Workspace) -> bool:
+    """Map, validate and send one delivery, recording what happened on the
+    attempt and the delivery's next state. True when the workspace must pause."""
+    assert delivery.mapping is not None
+    attempt.started_at = started = timezone.now()
+    try:
+        compiled_mapping = compiled(delivery.mapping)
+        payload = map_event(
+            delivery.mapping.action, compiled_mapping.transform, delivery.event.payload
+        )
+    except (MappingFailure, MappingError, TriggerError) as failure:
+        errors = failure.errors if isinstance(failure, MappingFailure) else [str(failure)]
+        attempt.outcome, attempt.error = Attempt.Outcome.PERMANENT, " ".join(errors)
+        _finish(delivery, Status.FAILED, attempt.error)
+        return False
+    attempt.payload = payload
+    try:
+        client = client_for(workspace)
+    except UnreadableSecret as unreadable:
+        attempt.outcome, attempt.error = Attempt.Outcome.NEEDS_RECONNECT, str(unreadable)
+        delivery.last_error = f"{unreadable} Reconnect the workspace."
+        return True
+    result = perform(
+        delivery.mapping.action, payload, client=client, cache=contact_cache_for(workspace)
+    )
+    attempt.duration_ms = round((timezone.now() - started).total_seconds() * 1000)
+    attempt.outcome = result.outcome.value
+    attempt.error = result.error or ""
+    attempt.warnings = result.warnings
+    attempt.exchanges = [exchange.as_dict() for exchange in result.exchanges]
+    return _settle(delivery, result)
+
+
 def _finish(delivery: Delivery, status: str, error: str = "") -> None:
     delivery.status = status
     delivery.last_error = error
     delivery.lease_until = None
     delivery.next_attempt_at = None
     delivery.finished_at = timezone.now()
-    delivery.save(
-        update_fields=["status", "last_error", "lease_until", "next_attempt_at", "finished_at"]
+
+
+def _retry_later(delivery: Delivery, error: str, *, earliest: datetime | None) -> None:
+    delivery.status = Status.RETRYING
+    delivery.last_error = error
+    delivery.lease_until = None
+    delivery.next_attempt_at = retry.next_attempt(
+        attempts=delivery.attempts, now=timezone.now(), earliest=earliest
+    )
+
+
+def _settle(delivery: Delivery, result: ActionResult) -> bool:
+    """The delivery's next state after an attempt; True when its workspace
+    must pause for reconnection."""
+    now = timezone.now()
+    error = result.error or ""
+    if result.outcome is Outcome.DELIVERED:
+        _finish(delivery, Status.DELIVERED)
+    elif result.outcome is Outcome.PERMANENT:
+        _finish(delivery, Status.FAILED, error)
+    elif result.outcome is Outcome.NEEDS_RECONNECT:
+        delivery.last_error = error
+        return True
+    elif result.awaiting_contact and retry.contact_wait_over(
+        created_at=delivery.created_at, now=now
+    ):
+        _finish(delivery, Status.FAILED, error)
+    elif retry.exhausted(created_at=delivery.created_at, attempts=delivery.attempts, now=now):
+        _finish(delivery, Status.FAILED, f"Gave up after {delivery.attempts} attempts: {error}")
+    else:
+        _retry_later(delivery, error, earliest=result.retry_at)
+        delivery.blocking = not result.awaiting_contact
+    return False
+
+
+def _attempts_made() -> Subquery:
+    """A delivery's attempt count from its attempt rows: exact even when a worker
+    stopped between writing the attempt and counting it."""
+    return Subquery(
+        Attempt.objects.filter(delivery=OuterRef("pk"))
+        .values("delivery")
+        .annotate(count=Count("id"))
+        .values("count")
     )
 
 
 def _crashed(delivery_id: int, error: Exception) -> None:
     """A bug must neither lose the event nor stop the worker: the delivery is
     retried later like any retryable failure, and the attempt says what broke."""
-    now = timezone.now()
     message = f"Ferry failed while attempting this delivery ({type(error).__name__}: {error})."
     Attempt.objects.filter(delivery_id=delivery_id, outcome=Attempt.Outcome.RUNNING).update(
         outcome=Attempt.Outcome.RETRYABLE, error=message
     )
-    delivery = Delivery.objects.get(pk=delivery_id)
+    attempts = Attempt.objects.filter(delivery_id=delivery_id).count()
     Delivery.objects.filter(pk=delivery_id, status=Status.IN_FLIGHT).update(
         status=Status.RETRYING,
+        attempts=attempts,
         lease_until=None,
         last_error=message,
-        next_attempt_at=retry.next_attempt(attempts=delivery.attempts, now=now, earliest=None),
+        next_attempt_at=retry.next_attempt(attempts=attempts, now=timezone.now(), earliest=None),
     )
-
-
-def _release(delivery: Delivery, *, until: datetime) -> None:
-    """Hand a claimed delivery back, untried, to be claimed again at ``until``."""
-    delivery.status = Status.RETRYING if delivery.attempts else Status.PENDING
-    delivery.lease_until = None
-    delivery.next_attempt_at = until
-    delivery.save(update_fields=["status", "lease_until", "next_attempt_at"])
 
 
 def _discard_reason(delivery: Delivery) -> str | None:
@@ -160,103 +306,6 @@ def _discard_reason(delivery: Delivery) -> str | None:
     if destination.workspace is None:
         return "The destination has no Intercom workspace any more."
     return None
-
-
-def delivery_attempt(delivery_id: int) -> None:
-    """Attempt one delivery this worker has claimed."""
-    delivery = Delivery.objects.select_related("event", "mapping", "destination__workspace").get(
-        pk=delivery_id
-    )
-    if delivery.status != Status.IN_FLIGHT:
-        return
-    reason = _discard_reason(delivery)
-    if reason is not None:
-        _finish(delivery, Status.DISCARDED, reason)
-        return
-    workspace = delivery.destination.workspace
-    assert workspace is not None and delivery.mapping is not None
-    if workspace.status == Workspace.Status.NEEDS_RECONNECT:
-        delivery.status, delivery.lease_until = Status.PAUSED, None
-        delivery.save(update_fields=["status", "lease_until"])
-        return
-    earliest = WorkspaceLimiter(workspace.pk).earliest_call()
-    if earliest is not None:
-        _release(delivery, until=datetime.fromtimestamp(earliest, UTC))
-        return
-
-    started = timezone.now()
-    delivery.attempts += 1
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts)
-    attempt = Attempt.objects.create(
-        delivery=delivery, number=delivery.attempts, started_at=started
-    )
-    try:
-        mapping = compiled(delivery.mapping)
-        payload = map_event(delivery.mapping.action, mapping.transform, delivery.event.payload)
-    except (MappingFailure, MappingError, TriggerError) as failure:
-        errors = failure.errors if isinstance(failure, MappingFailure) else [str(failure)]
-        attempt.outcome, attempt.error = Attempt.Outcome.PERMANENT, " ".join(errors)
-        _close(attempt, started)
-        _finish(delivery, Status.FAILED, attempt.error)
-        return
-    attempt.payload = payload
-    try:
-        client = client_for(workspace)
-    except UnreadableSecret as unreadable:
-        attempt.outcome, attempt.error = Attempt.Outcome.NEEDS_RECONNECT, str(unreadable)
-        _close(attempt, started)
-        delivery.last_error = f"{unreadable} Reconnect the workspace."
-        delivery.save(update_fields=["last_error"])
-        workspace_pause(workspace=workspace)
-        return
-    result = perform(
-        delivery.mapping.action, payload, client=client, cache=contact_cache_for(workspace)
-    )
-    attempt.outcome = result.outcome.value
-    attempt.error = result.error or ""
-    attempt.warnings = result.warnings
-    attempt.exchanges = [exchange.as_dict() for exchange in result.exchanges]
-    _close(attempt, started)
-    _settle(delivery, result, workspace)
-
-
-def _close(attempt: Attempt, started: datetime) -> None:
-    attempt.duration_ms = round((timezone.now() - started).total_seconds() * 1000)
-    attempt.save()
-
-
-def _settle(delivery: Delivery, result: ActionResult, workspace: Workspace) -> None:
-    """The delivery's next state after an attempt."""
-    now = timezone.now()
-    if result.outcome is Outcome.DELIVERED:
-        _finish(delivery, Status.DELIVERED)
-    elif result.outcome is Outcome.PERMANENT:
-        _finish(delivery, Status.FAILED, result.error or "")
-    elif result.outcome is Outcome.NEEDS_RECONNECT:
-        delivery.last_error = result.error or ""
-        delivery.save(update_fields=["last_error"])
-        workspace_pause(workspace=workspace)
-    elif result.awaiting_contact and retry.contact_wait_over(
-        created_at=delivery.created_at, now=now
-    ):
-        _finish(delivery, Status.FAILED, result.error or "")
-    elif retry.exhausted(created_at=delivery.created_at, attempts=delivery.attempts, now=now):
-        _finish(
-            delivery,
-            Status.FAILED,
-            f"Gave up after {delivery.attempts} attempts: {result.error}",
-        )
-    else:
-        delivery.status = Status.RETRYING
-        delivery.last_error = result.error or ""
-        delivery.lease_until = None
-        delivery.blocking = not result.awaiting_contact
-        delivery.next_attempt_at = retry.next_attempt(
-            attempts=delivery.attempts, now=now, earliest=result.retry_at
-        )
-        delivery.save(
-            update_fields=["status", "last_error", "lease_until", "blocking", "next_attempt_at"]
-        )
 
 
 def workspace_pause(*, workspace: Workspace) -> int:
@@ -305,7 +354,10 @@ def deliveries_sweep() -> Sweep:
                 "whether Intercom received the request is unknown.",
             )
             Delivery.objects.filter(id__in=lost, status=Status.IN_FLIGHT).update(
-                status=Status.RETRYING, lease_until=None, next_attempt_at=now
+                status=Status.RETRYING,
+                attempts=Coalesce(_attempts_made(), 0),
+                lease_until=None,
+                next_attempt_at=now,
             )
     due = Delivery.objects.filter(status__in=Delivery.WAITING, next_attempt_at__lte=now).count()
     return Sweep(recovered=len(lost), due=due)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache as django_cache
 
+from delivery import ratelimit
 from delivery.intercom.actions import MemoryContactCache
 from delivery.intercom.client import IntercomClient
 
@@ -11,6 +12,7 @@ from delivery.intercom.client import IntercomClient
 def _empty_cache():
     # Contact ids and rate-limit counters must not leak from one test to the next.
     django_cache.clear()
+    ratelimit._quotas.clear()
 
 
 @pytest.fixture

@@ -109,12 +109,15 @@ def test_the_file_cache_counts_atomically_across_threads(settings, tmp_path):
     }
     from concurrent.futures import ThreadPoolExecutor
 
-    from delivery.ratelimit import _increment
+    from delivery.ratelimit import _blocked_and_counted
+
+    def count(_):
+        return _blocked_and_counted("ferry:test:blocked", "ferry:test:count", 30)
 
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: _increment("ferry:test:count", 30), range(200)))
+        list(pool.map(count, range(200)))
 
-    assert _increment("ferry:test:count", 30) == 201
+    assert count(None) == (None, 201)
 
 
 @pytest.mark.django_db
