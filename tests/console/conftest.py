@@ -6,15 +6,6 @@ from console import services
 
 
 @pytest.fixture
-def source_with_key(organization):
-    return services.source_create(organization=organization, name="Website")
-
-
-@pytest.fixture
-def source(source_with_key):
-    return source_with_key[0]
-
-
-@pytest.fixture
 def destination(source):
+    """A destination not yet tied to a workspace, as one is when first made."""
     return services.destination_create(source=source, name="Intercom production")

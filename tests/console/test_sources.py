@@ -34,8 +34,8 @@ def test_the_write_key_is_not_stored(owner_client, organization):
     assert source.masked_write_key.endswith(key[-4:])
 
 
-def test_rotating_replaces_the_write_key(owner_client, source_with_key):
-    source, old_key = source_with_key
+def test_rotating_replaces_the_write_key(owner_client, source_and_key):
+    source, old_key = source_and_key
 
     response = owner_client.post(reverse("source_rotate", args=[source.pk]), follow=True)
 
@@ -46,8 +46,8 @@ def test_rotating_replaces_the_write_key(owner_client, source_with_key):
     assert selectors.source_for_write_key(write_key=new_key) == source
 
 
-def test_sources_are_listed_with_masked_keys(owner_client, source_with_key):
-    source, key = source_with_key
+def test_sources_are_listed_with_masked_keys(owner_client, source_and_key):
+    source, key = source_and_key
 
     page = owner_client.get(reverse("source_list")).content.decode()
 
@@ -147,8 +147,8 @@ def test_a_source_with_destinations_is_not_deleted(owner_client, source, destina
         ("post", "source_delete"),
     ],
 )
-def test_another_organisation_is_refused(outsider_client, source_with_key, method, name):
-    source, key = source_with_key
+def test_another_organisation_is_refused(outsider_client, source_and_key, method, name):
+    source, key = source_and_key
 
     response = getattr(outsider_client, method)(reverse(name, args=[source.pk]), {"name": "Mine"})
 

@@ -37,11 +37,6 @@ VALID_MESSAGES = {
 
 
 @pytest.fixture
-def source_and_key(organization):
-    return services.source_create(organization=organization, name="Website")
-
-
-@pytest.fixture
 def write_key(source_and_key):
     return source_and_key[1]
 
