@@ -177,4 +177,6 @@ def test_a_429_storm_stops_every_call_until_the_reset(start_worker, sandbox, sou
     assert during == []
     assert sorted(e["user_id"] for e in sandbox.events) == people
     retried = Attempt.objects.filter(outcome=Attempt.Outcome.RETRYABLE)
-    assert all("429" in attempt.error for attempt in retried)
+    # Each retried attempt was refused by Intercom, or held back by the limiter itself.
+    reasons = [attempt.error for attempt in retried]
+    assert all("429" in reason or "no call was made" in reason for reason in reasons), reasons
