@@ -79,9 +79,12 @@ def string_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
-def url(name: str, default: str, *, schemes: dict[str, str]) -> str:
-    """A URL whose scheme is one of ``schemes`` (scheme -> what it is, for the message)."""
+def url(name: str, default: str, *, schemes: dict[str, str], optional: bool = False) -> str:
+    """A URL whose scheme is one of ``schemes`` (scheme -> what it is, for the
+    message); with ``optional``, an unset or empty variable gives ""."""
     value = string(name, default)
+    if optional and value == "":
+        return ""
     scheme = urlsplit(value).scheme
     if scheme not in schemes:
         accepted = ", ".join(f"{key}:// ({what})" for key, what in schemes.items())

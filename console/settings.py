@@ -189,6 +189,13 @@ X_FRAME_OPTIONS = "DENY"
 
 INTERCOM_CLIENT_ID = env.string("INTERCOM_CLIENT_ID")
 INTERCOM_CLIENT_SECRET = env.string("INTERCOM_CLIENT_SECRET")
+# When set, connecting a workspace, its API calls and Ferry's outbound requests go to the
+# Intercom sandbox (`manage.py intercom_sandbox`) at this URL instead of Intercom. For
+# trying Ferry and for tests; never in production. `make run` sets it unless
+# INTERCOM_CLIENT_ID is given.
+INTERCOM_SANDBOX_URL = env.url(
+    "INTERCOM_SANDBOX_URL", "", schemes={"http": "HTTP", "https": "HTTPS"}, optional=True
+).rstrip("/")
 
 _BROKER_SCHEMES = {
     "filesystem": "kombu's filesystem transport, no server",

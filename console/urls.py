@@ -20,6 +20,7 @@ urlpatterns = [
     path("destinations/<int:pk>/toggle", views.destination_toggle, name="destination_toggle"),
     path("destinations/<int:pk>/delete", views.destination_delete, name="destination_delete"),
     path("workspaces/", views.workspace_list, name="workspace_list"),
+    path("", include("mappings.urls")),
     path("", include("delivery.urls")),
     path("admin/", admin.site.urls),
 ]
