@@ -22,6 +22,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-run
 
+# Plain HTTP on 127.0.0.1: cookies cannot require HTTPS here.
+run: export FERRY_HTTPS ?= false
 run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py ensure_admin

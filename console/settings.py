@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -175,9 +176,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Behind TLS (a reverse proxy or a load balancer), cookies are sent only over
-# HTTPS and browsers are told to stay on it.
-FERRY_HTTPS = env.boolean("FERRY_HTTPS", False)
+# Served over TLS (directly or behind a proxy that sets X-Forwarded-Proto): cookies
+# go only over HTTPS and browsers are told to stay on it. On unless DEBUG; `make run`
+# turns it off because it serves plain HTTP on 127.0.0.1.
+FERRY_HTTPS = env.boolean("FERRY_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = FERRY_HTTPS
 CSRF_COOKIE_SECURE = FERRY_HTTPS
 SECURE_SSL_REDIRECT = FERRY_HTTPS
@@ -247,11 +249,15 @@ FERRY_RETENTION_DAYS = env.integer("FERRY_RETENTION_DAYS", 30, minimum=1)
 FERRY_BIND = env.string("FERRY_BIND", "127.0.0.1:8000")
 WEB_CONCURRENCY = env.integer("WEB_CONCURRENCY", 2, minimum=1)
 
+LOG_FORMAT = env.choice("LOG_FORMAT", "PLAIN", ("PLAIN", "JSON")).lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "console.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {
         "handlers": ["console"],
         "level": env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),

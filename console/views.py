@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import selectors, services
+from console import selectors, services, throttle
 from console.forms import (
     DestinationForm,
     DestinationSettingsForm,
@@ -24,6 +24,29 @@ REVEALED_KEY_SESSION = "revealed_write_key"
 class LoginView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def _who(self) -> dict[str, str]:
+        return {
+            "email": self.request.POST.get("username", ""),
+            "address": self.request.META.get("REMOTE_ADDR", ""),
+        }
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        who = self._who()
+        if throttle.login_refused(**who):
+            form = self.get_form_class()(request, initial={"username": who["email"]})
+            refusal = "Too many failed sign-ins from here. Wait 15 minutes, then try again."
+            context = self.get_context_data(form=form, refusal=refusal)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        throttle.login_failed(**self._who())
+        return super().form_invalid(form)
+
+    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        throttle.login_succeeded(**self._who())
+        return super().form_valid(form)
 
 
 def _attach_errors(form: Form, error: ValidationError) -> None:

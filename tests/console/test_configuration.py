@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,3 +125,15 @@ def test_the_secret_key_is_not_in_the_repository():
     ).stdout.split()
 
     assert not [path for path in tracked if path.startswith("var/") or "secret_key" in path]
+
+
+def test_json_logs_are_one_object_a_line(tmp_path):
+    code = (
+        "import logging; "
+        "logging.getLogger('ferry').warning('hello %s', 'there', extra={'delivery': 7})"
+    )
+    result = _manage("shell", "-c", code, FERRY_VAR_DIR=str(tmp_path), LOG_FORMAT="json")
+
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "hello there"
+    assert (line["level"], line["logger"], line["delivery"]) == ("WARNING", "ferry", 7)
