@@ -107,13 +107,32 @@ class MappingError(ValueError):
         super().__init__("\n".join(self.messages))
 
 
+MAX_NESTING: Final = 64
+
+
+def _refuse_runaway_nesting(mapping: object) -> None:
+    """Segment sets no bound; Ferry refuses mappings nested deeper than any real
+    one, before anything walks them recursively."""
+    stack: list[tuple[object, int, str]] = [(mapping, 0, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if depth > MAX_NESTING:
+            raise MappingError([f"{path or '/'} is nested more than {MAX_NESTING} levels deep."])
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1, f"{path}/{key}") for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1, f"{path}/{index}") for index, value in enumerate(node))
+
+
 def validate(mapping: object) -> None:
     """Raise :class:`MappingError` with every problem ``transform`` would refuse the mapping for.
 
     These are the checks made before any event is read: the root-directive rules and Segment's
     static validator. Some mistakes only surface at run time, exactly as in Segment (for
-    instance a directive inside an array, or ``@flatten`` without a separator).
+    instance a directive inside an array, or ``@flatten`` without a separator). A mapping
+    nested more than ``MAX_NESTING`` levels deep is refused outright.
     """
+    _refuse_runaway_nesting(mapping)
     messages = _static_messages(_mapping_to_process(mapping))
     if messages:
         raise MappingError(messages)
@@ -125,6 +144,7 @@ def compile_mapping(mapping: object) -> Callable[[object], Any]:
     The returned function behaves like ``transform(mapping, payload)``. ``mapping`` is not
     modified and may be changed afterwards without affecting the compiled function.
     """
+    _refuse_runaway_nesting(mapping)
     return _compile_program(copy.deepcopy(mapping), hole=None)
 
 
@@ -134,6 +154,7 @@ def transform(mapping: object, payload: object) -> Any:
     Equal mappings (same JSON text, key order included) are compiled once and reused.
     """
     _require_object_payload(payload)
+    _refuse_runaway_nesting(mapping)
     return _compiled_from_text(_MAPPING_TEXT.encode(mapping))(payload)
 
 
@@ -151,12 +172,17 @@ def field_value_keys(mapping: object) -> list[str]:
     ``@path`` gives its path as written, ``@template`` the text of each ``{{ }}``, ``@liquid``
     its variables; other directives give the paths of the directives nested in them.
     """
+    _refuse_runaway_nesting(mapping)
+    return _value_keys(mapping)
+
+
+def _value_keys(mapping: object) -> list[str]:
     if _names_a_directive(mapping):
         return [key for key in _directive_value_keys(mapping) if key]
     if isinstance(mapping, dict):
-        return [key for value in mapping.values() for key in field_value_keys(value)]
+        return [key for value in mapping.values() for key in _value_keys(value)]
     if isinstance(mapping, list):
-        return [key for value in mapping for key in field_value_keys(value)]
+        return [key for value in mapping for key in _value_keys(value)]
     return []
 
 
@@ -1637,31 +1663,31 @@ def _options_with(directive: dict[str, Any], name: str, *required: str) -> dict[
 def _directive_value_keys(directive: dict[str, Any]) -> list[str]:
     """Segment tries the directives in this order; @merge and @transform are not among them."""
     if "@arrayPath" in directive and isinstance(directive["@arrayPath"], list):
-        return [key for item in directive["@arrayPath"] for key in field_value_keys(item)]
+        return [key for item in directive["@arrayPath"] for key in _value_keys(item)]
     if (options := _options_with(directive, "@case", "operator")) is not None:
-        return field_value_keys(options.get("value"))
+        return _value_keys(options.get("value"))
     if (options := _options_with(directive, "@if", "exists", "blank")) is not None:
         return [
             key
             for name in ("blank", "exists", "then", "else")
-            for key in field_value_keys(options.get(name))
+            for key in _value_keys(options.get(name))
         ]
     if "@literal" in directive:
         return []
     if "@path" in directive:
         path = directive["@path"]
-        return [path] if isinstance(path, str) else field_value_keys(path)
+        return [path] if isinstance(path, str) else _value_keys(path)
     if (options := _options_with(directive, "@replace", "pattern")) is not None:
-        return field_value_keys(options.get("value"))
+        return _value_keys(options.get("value"))
     if "@template" in directive:
         template = directive["@template"]
         if isinstance(template, str):
             return _TEMPLATE_KEY.findall(template)
-        return field_value_keys(template)
+        return _value_keys(template)
     if (options := _options_with(directive, "@json", "value")) is not None:
-        return field_value_keys(options.get("value"))
+        return _value_keys(options.get("value"))
     if (options := _options_with(directive, "@flatten", "value")) is not None:
-        return field_value_keys(options.get("value"))
+        return _value_keys(options.get("value"))
     if "@excludeWhenNull" in directive:
         return []
     if isinstance(directive.get("@liquid"), str):

@@ -61,3 +61,19 @@ def test_errors_of_either_language_reach_the_caller():
         compiled(Saved(pk=3, updated_at=datetime.now(UTC), trigger="type = "))
     with pytest.raises(MappingError, match="has an invalid directive: @nope"):
         compiled(Saved(pk=4, updated_at=datetime.now(UTC), fields={"user_id": {"@nope": 1}}))
+
+
+def test_runaway_nesting_is_refused_not_recursed():
+    from mappings.directives import MAX_NESTING, field_value_keys, transform, validate
+
+    deep: object = {"@path": "$.a"}
+    for _ in range(5000):
+        deep = {"@if": {"exists": deep, "then": 1}}
+
+    for attempt in (
+        lambda: validate({"x": deep}),
+        lambda: transform({"x": deep}, {}),
+        lambda: field_value_keys(deep),
+    ):
+        with pytest.raises(MappingError, match=f"nested more than {MAX_NESTING} levels deep"):
+            attempt()
