@@ -4,12 +4,17 @@ their events here by changing only their host."""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from delivery import ingest
 from delivery.pipeline import accept_messages
+
+logger = logging.getLogger(__name__)
 
 
 def _refused(refusal: ingest.Refusal) -> JsonResponse:
@@ -38,7 +43,23 @@ def receive(request: HttpRequest, call: str) -> JsonResponse:
         )
     except ingest.Refusal as refusal:
         return _refused(refusal)
-    accept_messages(
-        source=received.source, incoming=received.incoming, received_at=received.received_at
-    )
+    except DatabaseError:
+        return _unavailable()
+    try:
+        accept_messages(
+            source=received.source, incoming=received.incoming, received_at=received.received_at
+        )
+    except DatabaseError:
+        return _unavailable()
     return JsonResponse({"success": True})
+
+
+def _unavailable() -> JsonResponse:
+    """The database cannot be reached: nothing was stored (the transaction rolled
+    back), and Segment's libraries retry a 503, so nothing is lost either."""
+    logger.exception("ingestion could not reach the database")
+    response = _refused(
+        ingest.Refusal(503, "unavailable", "Ferry cannot store events right now; retry shortly.")
+    )
+    response["Retry-After"] = "5"
+    return response

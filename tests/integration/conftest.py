@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -44,49 +46,113 @@ def _database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{database['NAME']}"
 
 
+def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "FERRY_VAR_DIR": str(tmp_path),
+        "SECRET_KEY": django_settings.SECRET_KEY,
+        "FERRY_ENCRYPTION_KEY": ",".join(django_settings.FERRY_ENCRYPTION_KEYS),
+        **settings,
+    }
+
+
+class Processes:
+    """Child processes of one test, logged to one file, stopped at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.log = (tmp_path / "processes.log").open("w")
+        self.children: list[subprocess.Popen[str]] = []
+
+    def start(self, command: list[str], **settings: str) -> subprocess.Popen[str]:
+        child = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=_environment(self.tmp_path, **settings),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        self.log.close()
+        # Shown by pytest when the test failed.
+        print((self.tmp_path / "processes.log").read_text()[-20000:])
+
+
 @pytest.fixture
-def start_worker(services_required, transactional_db, tmp_path):
-    """Start real `celery worker` processes on the test database; stopped afterwards."""
-    workers: list[subprocess.Popen[str]] = []
-    log = (tmp_path / "workers.log").open("w")
+def processes(services_required, transactional_db, tmp_path):
+    running = Processes(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def start_worker(processes, tmp_path):
+    """Start real `celery worker` processes on the test database."""
 
     def start(
         name: str = "w1", concurrency: int = 1, *, beat: bool = False, **settings: str
     ) -> subprocess.Popen[str]:
-        environment = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "FERRY_VAR_DIR": str(tmp_path),
-            "SECRET_KEY": django_settings.SECRET_KEY,
-            "FERRY_ENCRYPTION_KEY": ",".join(django_settings.FERRY_ENCRYPTION_KEYS),
-            **settings,
-        }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO",
-             "--concurrency", str(concurrency), "--hostname", f"{name}@%h"]
-            + (["--beat", "--schedule", str(tmp_path / f"{name}-beat")] if beat else []),
-            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        workers.append(worker)
+        command = [
+            sys.executable, "-m", "celery", "-A", "console", "worker", "--loglevel", "INFO",
+            "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+        ]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat")]
+        worker = processes.start(command, **settings)
         wait_for(
             lambda: WorkerHeartbeat.objects.filter(worker__startswith=f"{name}@").exists(),
             60,
-            f"worker {name} to start (log: {log.name})",
+            f"worker {name} to start",
         )
         return worker
 
-    yield start
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-    log.close()
-    # Shown by pytest when the test failed.
-    print((tmp_path / "workers.log").read_text()[-20000:])
+    return start
+
+
+@pytest.fixture
+def start_web(processes):
+    """Start gunicorn serving Ferry on the test database; its base URL."""
+
+    def start(workers: int = 2) -> str:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+            cwd=ROOT,
+            env=_environment(processes.tmp_path),
+            check=True,
+        )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        processes.start(
+            [sys.executable, "-m", "gunicorn", "console.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--no-control-socket"],
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+
+        def answering() -> bool:
+            try:
+                return httpx.get(url + "/login/", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(answering, 60, "gunicorn to answer")
+        return url
+
+    return start
 
 
 def wait_for(condition, timeout: float, what: str):
