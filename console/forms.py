@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from console.models import Organization
+from console.models import Organization, Workspace
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -43,3 +43,20 @@ class DestinationSettingsForm(DestinationForm):
     def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
         super().__init__(*args, organization=organization, **kwargs)
         del self.fields["source"]
+
+
+class WorkspaceTokenForm(forms.Form):
+    """An access token of a private Intercom app. The field never shows it back."""
+
+    token = forms.CharField(
+        label="Access token",
+        strip=True,
+        max_length=500,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="In Intercom's Developer Hub: your app → Configure → Authentication.",
+    )
+    region = forms.ChoiceField(
+        label="Region where the workspace is hosted",
+        choices=Workspace.Region.choices,
+        initial=Workspace.Region.US,
+    )

@@ -6,17 +6,19 @@ from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import selectors, services, throttle
+from console import intercom_connect, selectors, services, throttle
 from console.forms import (
     DestinationForm,
     DestinationSettingsForm,
     EmailAuthenticationForm,
     SourceForm,
+    WorkspaceTokenForm,
 )
-from console.models import Destination, Source
+from console.models import Destination, Source, Workspace
 
 REVEALED_KEY_SESSION = "revealed_write_key"
 
@@ -210,6 +212,30 @@ def destination_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _url_or_none(name: str, *args: object) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _destination_tabs(destination: Destination) -> list[dict[str, str | None]]:
+    """The destination page's tabs. Mappings and Deliveries are served by other apps (and
+    loaded with htmx); a tab whose view is not installed is left out."""
+    page = reverse("destination_detail", args=[destination.pk])
+    tabs: list[dict[str, str | None]] = [
+        {"name": "settings", "label": "Settings", "url": page, "panel": None}
+    ]
+    for name, label, view in [
+        ("mappings", "Mappings", "mapping_list"),
+        ("deliveries", "Deliveries", "destination_deliveries"),
+    ]:
+        panel = _url_or_none(view, destination.pk)
+        if panel is not None:
+            tabs.append({"name": name, "label": label, "url": f"{page}?tab={name}", "panel": panel})
+    return tabs
+
+
 @require_http_methods(["GET", "POST"])
 def destination_detail(request: HttpRequest, pk: int) -> HttpResponse:
     destination = _destination(request, pk)
@@ -231,10 +257,17 @@ def destination_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Destination saved.")
             return redirect("destination_detail", pk=destination.pk)
+    tabs = _destination_tabs(destination)
+    current = request.GET.get("tab", "settings") if request.method == "GET" else "settings"
     return render(
         request,
         "console/destination_detail.html",
-        {"destination": destination, "form": form},
+        {
+            "destination": destination,
+            "form": form,
+            "tabs": tabs,
+            "tab": next((tab for tab in tabs if tab["name"] == current), tabs[0]),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -274,10 +307,124 @@ def destination_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/destination_delete.html", {"destination": destination})
 
 
+def _workspace(request: HttpRequest, pk: int) -> Workspace:
+    return get_object_or_404(selectors.workspaces_of(organization=request.organization), pk=pk)
+
+
+def _safe_next(request: HttpRequest, url: str | None) -> str | None:
+    """``url`` if it is a page of this site (so no one can bounce users elsewhere)."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return None
+
+
 @require_GET
 def workspace_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/workspaces.html",
-        {"workspaces": selectors.workspaces_of(organization=request.organization)},
+        {
+            "workspaces": selectors.workspaces_of(organization=request.organization).select_related(
+                "connected_by"
+            ),
+            "oauth_problem": intercom_connect.oauth_configuration_problem(),
+            "sandbox_url": intercom_connect.sandbox_url(),
+            "callback_url": request.build_absolute_uri(reverse("workspace_oauth_callback")),
+        },
     )
+
+
+@require_GET
+def workspace_connect(request: HttpRequest) -> HttpResponse:
+    """“Connect Intercom”: off to Intercom's consent page, back to ``next`` afterwards."""
+    next_url = _safe_next(request, request.GET.get("next"))
+    try:
+        return intercom_connect.start_authorization(
+            request,
+            redirect_uri=request.build_absolute_uri(reverse("workspace_oauth_callback")),
+            next_url=next_url,
+        )
+    except intercom_connect.ConnectError as problem:
+        messages.error(request, str(problem))
+        return redirect(next_url or "workspace_list")
+
+
+@require_GET
+def workspace_oauth_callback(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request, intercom_connect.authorization_next_url(request))
+    try:
+        token = intercom_connect.finish_authorization(request)
+        workspace, reconnected = services.workspace_connect(
+            organization=request.organization,
+            user=request.user,
+            token=token,
+            auth_method=Workspace.AuthMethod.OAUTH,
+        )
+    except intercom_connect.ConnectError as problem:
+        messages.error(request, str(problem))
+    except ValidationError as refusal:
+        messages.error(request, " ".join(refusal.messages))
+    else:
+        messages.success(request, _connected_message(workspace, reconnected))
+    return redirect(next_url or "workspace_list")
+
+
+def _connected_message(workspace: Workspace, reconnected: bool) -> str:
+    message = f"Intercom workspace “{workspace.name}” ({workspace.app_id_code}) is connected."
+    if reconnected:
+        message += " Deliveries paused while it was disconnected resume now."
+    return message
+
+
+@require_http_methods(["GET", "POST"])
+def workspace_token(request: HttpRequest) -> HttpResponse:
+    """“Use an access token”: a private app's token, checked with Intercom before it is
+    saved. With ``?workspace=``, a new token for that workspace."""
+    replacing = None
+    if request.GET.get("workspace", "").isdigit():
+        replacing = _workspace(request, int(request.GET["workspace"]))
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    form = WorkspaceTokenForm(
+        request.POST or None, initial={"region": replacing.region} if replacing else None
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            workspace, reconnected = services.workspace_connect(
+                organization=request.organization,
+                user=request.user,
+                token=form.cleaned_data["token"],
+                auth_method=Workspace.AuthMethod.ACCESS_TOKEN,
+                region=form.cleaned_data["region"],
+                expected_app_id_code=replacing.app_id_code if replacing else None,
+            )
+        except intercom_connect.ConnectError as problem:
+            form.add_error("token", str(problem))
+        except ValidationError as refusal:
+            _attach_errors(form, refusal)
+        else:
+            messages.success(request, _connected_message(workspace, reconnected))
+            return redirect(next_url or "workspace_list")
+    return render(
+        request,
+        "console/workspace_token.html",
+        {"form": form, "replacing": replacing, "next": next_url},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def workspace_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """“Test connection”: ``GET /me`` with the workspace's token, the result in its row."""
+    workspace = _workspace(request, pk)
+    check = services.workspace_check(workspace=workspace)
+    if request.htmx:
+        return render(
+            request, "console/workspaces.html#row", {"workspace": workspace, "check": check}
+        )
+    if check.ok:
+        messages.success(request, f"“{workspace.name}”: {check.message}")
+    else:
+        messages.error(request, f"“{workspace.name}”: {check.message}")
+    return redirect("workspace_list")

@@ -21,6 +21,7 @@ class Event(models.Model):
         NO_MATCH = "no_match", "No mapping matched"
         DUPLICATE = "duplicate", "Duplicate messageId"
         REJECTED = "rejected", "Rejected"
+        TEST = "test", "Test send"
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
     message_id = models.CharField(max_length=255)

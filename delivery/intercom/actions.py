@@ -5,7 +5,7 @@ Public surface:
 - ``identify_contact``, ``identify_company``, ``track_event`` (the three mapping
   actions, keyed as in ``mappings.actions``) and ``delete_contact`` (user
   deletion), each ``(client, payload, *, cache) -> ActionResult``;
-- ``ACTIONS``: the three mapping actions by key;
+- ``ACTIONS``: the three mapping actions by key; ``foreseen_warnings`` for previews;
 - ``ActionResult``; ``ContactCache`` (the protocol) and ``MemoryContactCache``.
 
 The behaviour is the contract in intercom-actions.md: the search rule, update
@@ -174,11 +174,7 @@ def identify_contact(
     body = dict(payload)
 
     def work(run: _Run) -> None:
-        if body.get("role") == "lead" and "external_id" in body:
-            del body["external_id"]
-            run.warnings.append(
-                "External IDs cannot be set for leads: External ID was not sent to Intercom."
-            )
+        run.warnings.extend(_apply_lead_rule(body))
         lookup = _lookup(body, ("external_id", "email"))
 
         def update(contact_id: str) -> bool:
@@ -207,6 +203,26 @@ def identify_contact(
             run.cache.set(*lookup, contact_id)
 
     return _perform(client, cache, work)
+
+
+def _apply_lead_rule(body: dict[str, Any]) -> list[str]:
+    """Leads cannot have an External ID: it is taken out of the body."""
+    if body.get("role") == "lead" and "external_id" in body:
+        del body["external_id"]
+        return ["External IDs cannot be set for leads: External ID was not sent to Intercom."]
+    return []
+
+
+def foreseen_warnings(action_key: str, payload: Mapping[str, Any]) -> list[str]:
+    """The warnings the action will give for this payload before any call
+    (what it drops or changes), for previews that send nothing."""
+    if action_key == "identify_contact":
+        return _apply_lead_rule(dict(payload))
+    if action_key == "track_event":
+        warnings: list[str] = []
+        _event_metadata(payload, warnings)
+        return warnings
+    return []
 
 
 def _conflicting_contact_id(data: Any) -> str | None:

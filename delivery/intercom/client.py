@@ -8,7 +8,6 @@ Public surface:
 - ``Exchange``: one request and its response as data, never with the token.
 - ``Outcome`` and ``classify()``: the one place where an HTTP status becomes
   delivered / retryable / permanent / needs-reconnect.
-- ``REGION_API_BASES`` and ``DEFAULT_VERSION``.
 """
 
 from __future__ import annotations
@@ -22,20 +21,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from importlib.metadata import version as package_version
 from typing import Any, Protocol
 
 import httpx
 
-REGION_API_BASES = {
-    "us": "https://api.intercom.io",
-    "eu": "https://api.eu.intercom.io",
-    "au": "https://api.au.intercom.io",
-}
-DEFAULT_VERSION = "2.13"
-TIMEOUT_SECONDS = 10.0
+from console.intercom_facts import DEFAULT_VERSION, TIMEOUT_SECONDS, USER_AGENT
+
 RESPONSE_BODY_LIMIT = 64 * 1024
-USER_AGENT = f"Ferry/{package_version('ferry')}"
 
 RETRYABLE_STATUSES = frozenset({408, 423, 429, 500, 502, 503, 504})
 
