@@ -314,9 +314,11 @@ def workspace_pause(*, workspace: Workspace) -> int:
     with transaction.atomic():
         Workspace.objects.filter(pk=workspace.pk).update(status=Workspace.Status.NEEDS_RECONNECT)
         workspace.status = Workspace.Status.NEEDS_RECONNECT
+        # A test send in progress is finished by the console, never resumed later.
         return Delivery.objects.filter(
             destination__workspace=workspace,
             status__in=(Status.PENDING, Status.RETRYING, Status.IN_FLIGHT),
+            is_test=False,
         ).update(status=Status.PAUSED, lease_until=None)
 
 
