@@ -185,6 +185,10 @@ CSRF_COOKIE_SECURE = FERRY_HTTPS
 SECURE_SSL_REDIRECT = FERRY_HTTPS
 SECURE_HSTS_SECONDS = 31_536_000 if FERRY_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = FERRY_HTTPS
+# Joining browsers' preload list binds the whole domain to HTTPS for good: the
+# domain's owner opts in; until then `check --deploy` need not ask.
+SECURE_HSTS_PRELOAD = env.boolean("FERRY_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if FERRY_HTTPS else None
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -137,3 +137,20 @@ def test_json_logs_are_one_object_a_line(tmp_path):
     line = json.loads(result.stderr.strip().splitlines()[-1])
     assert line["message"] == "hello there"
     assert (line["level"], line["logger"], line["delivery"]) == ("WARNING", "ferry", 7)
+
+
+def test_the_documented_production_settings_pass_the_deploy_check(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        FERRY_VAR_DIR=str(tmp_path),
+        SECRET_KEY="production-" + "k" * 60,
+        ALLOWED_HOSTS="ferry.example.com",
+        CSRF_TRUSTED_ORIGINS="https://ferry.example.com",
+        FERRY_HTTPS="true",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
