@@ -5,4 +5,4 @@ import os
 
 os.environ.setdefault("FERRY_HTTPS", "false")
 
-from console.settings import *  # noqa: E402, F403
+from console.settings import *  # noqa: F403
