@@ -22,8 +22,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-run
 
-# Plain HTTP on 127.0.0.1: cookies cannot require HTTPS here.
+# Plain HTTP on 127.0.0.1: cookies cannot require HTTPS here. Without an Intercom app
+# (INTERCOM_CLIENT_ID), the Intercom sandbox stands in for Intercom, for a first try.
 run: export FERRY_HTTPS ?= false
+run: export INTERCOM_SANDBOX_URL ?= $(if $(INTERCOM_CLIENT_ID),,http://127.0.0.1:8799)
 run: $(VENV)/.installed-run
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py ensure_admin

@@ -70,13 +70,14 @@ def _wait_for(condition, timeout: float, what: str):
 
 def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
     """What `make run` ends with: the login page is served and a worker reports in."""
-    port = _free_port()
+    port, sandbox_port = _free_port(), _free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}},
         "FERRY_VAR_DIR": str(tmp_path),
         "FERRY_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
         "CELERY_WORKER_CONCURRENCY": "1",
+        "INTERCOM_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=environment, check=True)
@@ -105,11 +106,20 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
                 ]
 
         _wait_for(worker_reported, 60, "a worker heartbeat")
+
+        def sandbox_answers():
+            try:
+                return httpx.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/state", timeout=2)
+            except httpx.TransportError:
+                return None
+
+        assert _wait_for(sandbox_answers, 30, "the Intercom sandbox").status_code == 200
     finally:
         os.killpg(server.pid, signal.SIGINT)
         output, _ = server.communicate(timeout=30)
 
     assert server.returncode == 0, output
-    assert "web    | " in output and "worker | " in output and "beat   | " in output
+    for name in ("web", "worker", "beat", "sandbox"):
+        assert f"{name:<7} | " in output
     survivors = subprocess.run(["pgrep", "-s", str(server.pid)], capture_output=True, text=True)
     assert survivors.stdout == ""

@@ -6,11 +6,13 @@ import sys
 import threading
 import time
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 STOP_GRACE_SECONDS = 10
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 def _commands() -> dict[str, list[str]]:
@@ -22,7 +24,7 @@ def _commands() -> dict[str, list[str]]:
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         # The filesystem transport has no broadcast: worker-to-worker chatter only waits.
         worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    return {
+    commands = {
         "web": [
             python, "-m", "gunicorn", "console.wsgi:application",
             "--bind", settings.FERRY_BIND,
@@ -35,19 +37,27 @@ def _commands() -> dict[str, list[str]]:
         "worker": worker,
         "beat": [python, "-m", "celery", "-A", "console", "beat", "--loglevel", "INFO"],
     }  # fmt: skip
+    sandbox = urlsplit(settings.INTERCOM_SANDBOX_URL)
+    if sandbox.hostname in LOCAL_HOSTS and sandbox.port:
+        commands["sandbox"] = [
+            python, "manage.py", "intercom_sandbox", "--host", sandbox.hostname,
+            "--port", str(sandbox.port),
+        ]  # fmt: skip
+    return commands
 
 
 def _relay(name: str, stream: IO[str], out: IO[str], lock: threading.Lock) -> None:
     for line in stream:
         with lock:
-            out.write(f"{name:<6} | {line}")
+            out.write(f"{name:<7} | {line}")
             out.flush()
 
 
 class Command(BaseCommand):
     help = (
-        "Run Ferry: the web server, a Celery worker and the Celery beat scheduler together. "
-        "Ctrl-C (or SIGTERM) stops all three; if one of them dies, the others are stopped too."
+        "Run Ferry: the web server, a Celery worker and the Celery beat scheduler together, "
+        "and the Intercom sandbox when INTERCOM_SANDBOX_URL names a port on this machine. "
+        "Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped too."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
