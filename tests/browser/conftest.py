@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import PASSWORD
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage
 
 CHROMIUM = Path(os.environ.get("FERRY_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -66,3 +70,31 @@ def signed_in_page(page, live_server, owner):
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Overview").wait_for()
     return page
+
+
+# Chromium logs a Content-Security-Policy violation to the console itself; this reports
+# each one again, by directive and blocked URL, in case a future Chromium stops doing so.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${blocked}`);
+});
+"""
+
+
+@pytest.fixture
+def page_problems(page) -> list[str]:
+    """What went wrong in ``page``'s browser, from now on: console errors (failed loads
+    included), uncaught exceptions and Content-Security-Policy violations, each with the
+    address of the page it happened on. Ask for it before the test's first navigation."""
+    problems: list[str] = []
+    page.add_init_script(script=_REPORT_CSP_VIOLATIONS)
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            source = message.location.get("url") or "?"
+            problems.append(f"{page.url}: console.error from {source}: {message.text}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: uncaught {error}"))
+    return problems
