@@ -60,6 +60,8 @@ ENVIRONMENT = {
     "SECRET_KEY": "bench-" + "x" * 50,
     "FERRY_VAR_DIR": str(VAR),
     "LOG_LEVEL": "WARNING",
+    # Plain HTTP on 127.0.0.1, as with `make run`.
+    "FERRY_HTTPS": "false",
 }
 os.environ.update(ENVIRONMENT)
 os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings"

@@ -60,7 +60,7 @@ class Sender(threading.Thread):
         self.interval = stack.BATCH / rate
         self.seconds = seconds
         self.accepted = 0
-        self.refused = 0
+        self.refused: dict[int, int] = {}
 
     def run(self) -> None:
         started = time.monotonic()
@@ -81,7 +81,7 @@ class Sender(threading.Thread):
             if answer.status == 200:
                 self.accepted += stack.BATCH
             else:
-                self.refused += stack.BATCH
+                self.refused[answer.status] = self.refused.get(answer.status, 0) + stack.BATCH
             tick += 1
 
 
@@ -130,12 +130,15 @@ def main() -> None:
         failed = Delivery.objects.filter(status=Delivery.Status.FAILED).count()
         delivered = Delivery.objects.filter(status=Delivery.Status.DELIVERED).count()
         backlog = deliveries - delivered - failed
-        print(f"accepted {sender.accepted:,}, refused {sender.refused:,}, stored {stored:,}")
+        print(
+            f"accepted {sender.accepted:,}, refused {sender.refused or 'none'}, stored {stored:,}"
+        )
         print(f"routed {routed:,}, deliveries {deliveries:,}, failed {failed:,}")
         print(f"429 answers: {sum(1 for r in requests if r['status'] == 429)}")
         print(f"backlog {backlog:,}: {backlog / max(rate, 0.001) / 60:,.0f} more minutes at "
               f"{rate:.1f}/s (the limit allows {options.limit / 60:.1f}/s)")  # fmt: skip
-        print("lost: " + ("none" if stored == sender.accepted and deliveries == routed else "YES"))
+        intact = stored == sender.accepted and deliveries == routed and not sender.refused
+        print("lost: " + ("none" if intact else "YES"))
     finally:
         processes.stop()
 
