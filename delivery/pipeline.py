@@ -120,11 +120,12 @@ class Stored:
     reason: str
 
 
-def _event_row(source: Source, message: dict[str, Any], received_at: datetime) -> dict[str, Any]:
+def event_row(source: Source, message: dict[str, Any], received_at: datetime) -> dict[str, Any]:
+    """The columns of the ``Event`` that stores ``message`` (all but its status)."""
     return {
         "source_id": source.pk,
         "message_id": _text(message.get("messageId")),
-        "type": _text(message.get("type")),
+        "type": _text(message.get("type"))[: Event._meta.get_field("type").max_length],
         "event_name": _event_name(message),
         "user_id": _text(message.get("userId")),
         "anonymous_id": _text(message.get("anonymousId")),
@@ -149,7 +150,7 @@ def accept_messages(
         events: list[dict[str, Any]] = []
         matched: list[list[_Route]] = []
         for item in incoming:
-            event = _event_row(source, item.message, received_at)
+            event = event_row(source, item.message, received_at)
             routes_taken: list[_Route] = []
             if item.rejection is not None:
                 event["status"], event["reason"] = Event.Status.REJECTED, item.rejection

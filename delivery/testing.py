@@ -24,7 +24,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from console.crypto import UnreadableSecret
 from console.models import Destination, Source, Workspace
@@ -34,7 +33,7 @@ from delivery.ingest import MESSAGE_LIMIT
 from delivery.intercom.actions import ContactCache, MemoryContactCache, foreseen_warnings
 from delivery.intercom.client import IntercomClient, Outcome
 from delivery.models import Attempt, Delivery, Event
-from delivery.pipeline import IDENTIFIER_LIMIT
+from delivery.pipeline import event_row
 from delivery.workspaces import client_for, contact_cache_for
 from mappings.actions import ACTIONS
 from mappings.compiled import CompiledMapping, compile_saved
@@ -514,20 +513,6 @@ def _try(
     )
 
 
-def _text(value: Any) -> str:
-    return value[:IDENTIFIER_LIMIT] if isinstance(value, str) else ""
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        moment = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def _record_start(
     destination: Destination,
     mapping: SavedMapping | None,
@@ -535,21 +520,10 @@ def _record_start(
     event: Mapping[str, Any],
 ) -> tuple[Delivery, Attempt]:
     now = timezone.now()
-    event_type = _text(event.get("type"))
-    name = event.get("event") if event_type == "track" else event.get("name")
     with transaction.atomic():
-        stored = Event.objects.create(
-            source=destination.source,
-            message_id=_text(event.get("messageId")) or f"test-{uuid.uuid4()}",
-            type=event_type[:16],
-            event_name=_text(name),
-            user_id=_text(event.get("userId")),
-            anonymous_id=_text(event.get("anonymousId")),
-            payload=dict(event),
-            timestamp=_timestamp(event.get("timestamp")),
-            received_at=now,
-            status=Event.Status.TEST,
-        )
+        columns = event_row(destination.source, dict(event), now)
+        columns["message_id"] = columns["message_id"] or f"test-{uuid.uuid4()}"
+        stored = Event.objects.create(**columns, status=Event.Status.TEST)
         # Never claimed by a worker (not waiting) and holding nobody's later deliveries.
         delivery = Delivery.objects.create(
             event=stored,

@@ -2,11 +2,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from console.models import Membership
+from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,25 +51,9 @@ def test_ensure_admin_generates_a_password_and_prints_it_once(monkeypatch, capsy
     assert get_user_model().objects.count() == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
     """What `make run` ends with: the login page is served and a worker reports in."""
-    port, sandbox_port = _free_port(), _free_port()
+    port, sandbox_port = free_port(), free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}},
         "FERRY_VAR_DIR": str(tmp_path),
@@ -95,7 +78,7 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
             except httpx.TransportError:
                 return None
 
-        response = _wait_for(login_page, 60, "the login page")
+        response = wait_for(login_page, 60, "the login page")
         assert response.status_code == 200
         assert "Sign in" in response.text
 
@@ -105,7 +88,7 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
                     0
                 ]
 
-        _wait_for(worker_reported, 60, "a worker heartbeat")
+        wait_for(worker_reported, 60, "a worker heartbeat")
 
         def sandbox_answers():
             try:
@@ -113,7 +96,7 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
             except httpx.TransportError:
                 return None
 
-        assert _wait_for(sandbox_answers, 30, "the Intercom sandbox").status_code == 200
+        assert wait_for(sandbox_answers, 30, "the Intercom sandbox").status_code == 200
     finally:
         os.killpg(server.pid, signal.SIGINT)
         output, _ = server.communicate(timeout=30)

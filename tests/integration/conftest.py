@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from console.models import WorkerHeartbeat
+from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,9 +133,7 @@ def start_web(processes):
             env=_environment(processes.tmp_path),
             check=True,
         )
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         processes.start(
             [sys.executable, "-m", "gunicorn", "console.wsgi:application",
              "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--no-control-socket"],
@@ -153,13 +150,3 @@ def start_web(processes):
         return url
 
     return start
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -17,7 +17,7 @@ from delivery import services
 from delivery.models import Attempt, Delivery, Event
 from delivery.pipeline import Incoming, accept_messages
 from delivery.tasks import sweep
-from tests.integration.conftest import wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from delivery.models import Attempt, Delivery, Event
 from delivery.pipeline import Incoming, accept_messages
-from tests.integration.conftest import wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from console.models import WorkerHeartbeat
 from console.tasks import record_worker_heartbeat
-from tests.integration.conftest import wait_for
+from tests.support import wait_for
 
 
 def test_a_task_sent_through_redis_runs_in_a_worker_process_on_postgresql(start_worker):
