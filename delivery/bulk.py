@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Field, JSONField, Model
 from django.utils import timezone
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 Row = Mapping[str, Any]
 
@@ -28,7 +28,8 @@ def _column(field: Field[Any, Any], now: Any) -> Callable[[Row], Any]:
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return lambda row: row.get(name, now)
     if isinstance(field, JSONField):
-        return lambda row: Jsonb(row[name] if name in row else field.get_default())
+        wrap = Json if field.db_type(connection) == "json" else Jsonb
+        return lambda row: wrap(row[name] if name in row else field.get_default())
     default = field.get_default()
     return lambda row: row.get(name, default)
 

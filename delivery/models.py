@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from console.fields import OrderedJSONField
 from console.models import Destination, Source
 
 
@@ -29,7 +30,7 @@ class Event(models.Model):
     event_name = models.CharField(max_length=255, blank=True)
     user_id = models.CharField(max_length=255, blank=True)
     anonymous_id = models.CharField(max_length=255, blank=True)
-    payload = models.JSONField()
+    payload = OrderedJSONField()
     timestamp = models.DateTimeField(null=True)
     received_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices)
@@ -148,9 +149,9 @@ class Attempt(models.Model):
     duration_ms = models.PositiveIntegerField(null=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
     error = models.TextField(blank=True)
-    warnings = models.JSONField(default=list)
-    exchanges = models.JSONField(default=list)
-    payload = models.JSONField(null=True)
+    warnings = OrderedJSONField(default=list)
+    exchanges = OrderedJSONField(default=list)
+    payload = OrderedJSONField(null=True)
 
     class Meta:
         ordering = ["number"]

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from console.fields import OrderedJSONField
 from console.models import Destination
 
 MAPPINGS_PER_DESTINATION = 50
@@ -49,7 +50,7 @@ class Mapping(models.Model):
     name = models.CharField(max_length=200)
     action = models.CharField(max_length=32)
     trigger = models.TextField()
-    fields = models.JSONField(default=dict)
+    fields = OrderedJSONField(default=dict)
     enabled = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
