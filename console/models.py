@@ -130,6 +130,33 @@ class Destination(models.Model):
         return self.name
 
 
+class ApiToken(models.Model):
+    """A secret for Ferry's own API (user deletion), owned by an organisation.
+    Like a write key, only its SHA-256 digest and last characters are kept."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=200)
+    digest = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=8)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def masked(self) -> str:
+        return "•" * 12 + self.hint
+
+
 class WorkerHeartbeat(models.Model):
     """When each Celery worker last ran the periodic heartbeat task: proof that
     beat, the broker and a worker are all alive."""

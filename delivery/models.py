@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from console.fields import OrderedJSONField
-from console.models import Destination, Source
+from console.models import Destination, Organization, Source
 
 
 class Event(models.Model):
@@ -16,6 +17,7 @@ class Event(models.Model):
         PAGE = "page"
         SCREEN = "screen"
         ALIAS = "alias"
+        DELETE = "delete"
 
     class Status(models.TextChoices):
         ROUTED = "routed", "Routed to mappings"
@@ -23,6 +25,16 @@ class Event(models.Model):
         DUPLICATE = "duplicate", "Duplicate messageId"
         REJECTED = "rejected", "Rejected"
         TEST = "test", "Test send"
+        DELETION = "deletion", "User deletion request"
+
+    class Skip(models.TextChoices):
+        """Why a mapping of the source made no delivery of a routed event."""
+
+        TRIGGER = "trigger", "Trigger did not match"
+        MAPPING_DISABLED = "mapping_disabled", "Mapping disabled"
+        DESTINATION_DISABLED = "destination_disabled", "Destination disabled"
+        NO_WORKSPACE = "no_workspace", "Destination has no workspace"
+        INVALID = "invalid", "Mapping cannot run (invalid trigger or fields)"
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
     message_id = models.CharField(max_length=255)
@@ -35,10 +47,15 @@ class Event(models.Model):
     received_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices)
     reason = models.TextField(blank=True)
+    skipped = OrderedJSONField(default=dict)
+    """For an event that was routed (or matched nothing): each mapping of the
+    source's destinations that made no delivery, as ``{"<mapping id>": <Skip>}``,
+    as things stood when the event arrived."""
 
     class Meta:
         indexes = [
             models.Index(fields=["source", "-received_at", "-id"], name="event_source_recent"),
+            models.Index(fields=["received_at"], name="event_received"),
             models.Index(fields=["source", "message_id"], name="event_source_message"),
         ]
 
@@ -102,11 +119,21 @@ class Delivery(models.Model):
     waits for Intercom to know the person: the Identify that creates them may
     be one of those later deliveries."""
     is_test = models.BooleanField(default=False)
+    budget_from = models.DateTimeField(null=True)
+    """When the retry budget started, if not at creation: the latest replay."""
+    budget_attempts = models.PositiveIntegerField(default=0)
+    """Attempts made before the latest replay, which do not count against its budget."""
 
     class Meta:
         verbose_name_plural = "deliveries"
         indexes = [
             models.Index(fields=["destination", "-id"], name="delivery_destination_recent"),
+            models.Index(
+                fields=["destination", "status", "-id"], name="delivery_destination_status"
+            ),
+            models.Index(fields=["mapping", "-id"], name="delivery_mapping_recent"),
+            models.Index(fields=["person", "-id"], name="delivery_person_recent"),
+            models.Index(fields=["destination", "created_at"], name="delivery_destination_time"),
             models.Index(
                 fields=["next_attempt_at", "id"],
                 name="delivery_waiting",
@@ -161,3 +188,54 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+class ReplayJob(models.Model):
+    """Replaying every delivery that matched a filter, in batches, with progress
+    the console polls."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    filters = OrderedJSONField(default=dict)
+    """The deliveries filter as the console's query string held it."""
+    up_to = models.BigIntegerField()
+    """The newest delivery id when the replay was confirmed: later ones are not replayed."""
+    total = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"replay {self.pk}: {self.done} of {self.total}"
+
+
+class DestinationHealth(models.Model):
+    """A destination's latest health verdict, kept so a change can be noticed,
+    logged and mailed once."""
+
+    class State(models.TextChoices):
+        HEALTHY = "healthy"
+        FAILING = "failing", "Failing"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
+
+    destination = models.OneToOneField(
+        Destination, on_delete=models.CASCADE, related_name="health"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.HEALTHY)
+    reason = models.TextField(blank=True)
+    success_rate = models.FloatField(null=True)
+    """Delivered over finished real deliveries of the last hour, when there were any."""
+    changed_at = models.DateTimeField()
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.destination}: {self.state}"
