@@ -69,6 +69,20 @@ def integer(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def number(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    """A decimal number between ``minimum`` and ``maximum`` (both included)."""
+    value = raw(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        parsed = float(value.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {value!r}.") from None
+    if not minimum <= parsed <= maximum:
+        raise ConfigurationError(f"{name} must be between {minimum} and {maximum}, got {parsed}.")
+    return parsed
+
+
 def string_list(name: str, default: list[str]) -> list[str]:
     value = raw(name)
     if value is None or value.strip() == "":

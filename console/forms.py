@@ -60,3 +60,11 @@ class WorkspaceTokenForm(forms.Form):
         choices=Workspace.Region.choices,
         initial=Workspace.Region.US,
     )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=200,
+        strip=True,
+        help_text="What uses the token, to recognise it later (say, “GDPR tool”).",
+    )

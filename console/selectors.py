@@ -8,7 +8,14 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from console.models import Destination, Organization, Source, WorkerHeartbeat, Workspace
+from console.models import (
+    ApiToken,
+    Destination,
+    Organization,
+    Source,
+    WorkerHeartbeat,
+    Workspace,
+)
 from console.services import write_key_digest
 
 WORKER_STALE_AFTER = timedelta(seconds=60)
@@ -41,3 +48,17 @@ def worker_last_seen() -> WorkerHeartbeat | None:
 def workers_alive() -> bool:
     last = worker_last_seen()
     return last is not None and timezone.now() - last.seen_at < WORKER_STALE_AFTER
+
+
+def api_tokens_of(*, organization: Organization) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(organization=organization).select_related("created_by")
+
+
+def api_token_for_secret(*, secret: str) -> ApiToken | None:
+    """The token a secret belongs to, or None; looked up by the secret's SHA-256
+    digest, as write keys are."""
+    return (
+        ApiToken.objects.filter(digest=write_key_digest(secret))
+        .select_related("organization")
+        .first()
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,10 +16,14 @@ from django.utils import timezone
 from console import intercom_connect
 from console.crypto import UnreadableSecret, seal
 from console.intercom_connect import ConnectError, TokenRefused, WorkspaceIdentity
-from console.models import Destination, Membership, Organization, Source, Workspace
+from console.models import ApiToken, Destination, Membership, Organization, Source, Workspace
 from console.signals import workspace_connected
 
 WRITE_KEY_BYTES = 24
+API_TOKEN_BYTES = 32
+API_TOKEN_PREFIX = "ferry_"
+# Marking a token used costs a write: once a minute tells the owner enough.
+API_TOKEN_USE_PRECISION = timedelta(minutes=1)
 
 
 def write_key_digest(write_key: str) -> str:
@@ -302,3 +307,33 @@ def workspace_check(*, workspace: Workspace) -> WorkspaceCheck:
         _mark_connected(locked, name=identity.name)
     workspace.refresh_from_db()
     return WorkspaceCheck(ok=True, message=f"Connected: Intercom answered for “{identity.name}”.")
+
+
+def api_token_create(
+    *, organization: Organization, name: str, created_by: AbstractBaseUser | None
+) -> tuple[ApiToken, str]:
+    """A new API token and its secret: the only time the full secret is known
+    (only its SHA-256 digest is kept, like a write key's)."""
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(API_TOKEN_BYTES)
+    api_token = ApiToken.objects.create(
+        organization=organization,
+        name=name,
+        digest=write_key_digest(secret),
+        hint=secret[-4:],
+        created_by=created_by,
+    )
+    return api_token, secret
+
+
+def api_token_delete(*, api_token: ApiToken) -> None:
+    """Revoke the token: calls made with it are refused from now on."""
+    api_token.delete()
+
+
+def api_token_mark_used(*, api_token: ApiToken, now: datetime | None = None) -> None:
+    """Remember when the token was last used, to the minute."""
+    now = now or timezone.now()
+    if api_token.last_used_at and now - api_token.last_used_at < API_TOKEN_USE_PRECISION:
+        return
+    ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+    api_token.last_used_at = now

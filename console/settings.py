@@ -9,6 +9,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from cryptography.hazmat.primitives import hashes
@@ -109,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "delivery.health.banner",
             ],
         },
     },
@@ -239,6 +241,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "console.tasks.record_worker_heartbeat", "schedule": 15.0},
     "deliveries-sweep": {"task": "delivery.tasks.sweep", "schedule": 5.0},
     "retention": {"task": "delivery.tasks.apply_retention", "schedule": 24 * 60 * 60.0},
+    "destinations-health": {"task": "delivery.tasks.check_health", "schedule": 60.0},
 }
 
 # Delivery: retries give up only once both the time and the attempt budget are spent.
@@ -248,6 +251,49 @@ FERRY_CONTACT_WAIT_MINUTES = env.integer("FERRY_CONTACT_WAIT_MINUTES", 30, minim
 FERRY_LEASE_SECONDS = env.integer("FERRY_LEASE_SECONDS", 120, minimum=15)
 FERRY_RETENTION_BODY_DAYS = env.integer("FERRY_RETENTION_BODY_DAYS", 7, minimum=1)
 FERRY_RETENTION_DAYS = env.integer("FERRY_RETENTION_DAYS", 30, minimum=1)
+
+# Health: a destination is failing when fewer than this share of its real deliveries
+# finished in the last hour were delivered, once at least the minimum have finished.
+FERRY_HEALTH_THRESHOLD = env.number("FERRY_HEALTH_THRESHOLD", 0.9, minimum=0.0, maximum=1.0)
+FERRY_HEALTH_MIN_DELIVERIES = env.integer("FERRY_HEALTH_MIN_DELIVERIES", 20, minimum=1)
+
+# Email, for telling the admins when a destination's health changes. Configured when a
+# server (EMAIL_URL, or EMAIL_HOST and friends) and at least one admin are given;
+# otherwise no mail is attempted.
+_EMAIL_SCHEMES = {"smtp": "SMTP", "smtp+tls": "SMTP with STARTTLS", "smtps": "SMTP over TLS"}
+EMAIL_URL = env.url("EMAIL_URL", "", schemes=_EMAIL_SCHEMES, optional=True)
+if EMAIL_URL and env.string("EMAIL_HOST"):
+    raise env.ConfigurationError("EMAIL_URL and EMAIL_HOST are both set; set only one of them.")
+if EMAIL_URL:
+    _email = urlsplit(EMAIL_URL)
+    if not _email.hostname:
+        raise env.ConfigurationError(f"EMAIL_URL names no host: {EMAIL_URL!r}.")
+    EMAIL_HOST = _email.hostname
+    try:
+        EMAIL_PORT = _email.port or {"smtp": 25, "smtp+tls": 587, "smtps": 465}[_email.scheme]
+    except ValueError:
+        raise env.ConfigurationError("EMAIL_URL has a malformed port.") from None
+    EMAIL_HOST_USER = unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
+    EMAIL_USE_TLS = _email.scheme == "smtp+tls"
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+else:
+    EMAIL_HOST = env.string("EMAIL_HOST")
+    EMAIL_PORT = env.integer("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env.string("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "ferry@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = "[Ferry] "
+EMAIL_TIMEOUT = 10
+_admin_emails = env.string_list("FERRY_ADMIN_EMAILS", [])
+for _address in _admin_emails:
+    if "@" not in _address or " " in _address:
+        raise env.ConfigurationError(
+            f"FERRY_ADMIN_EMAILS must be comma-separated email addresses; {_address!r} is not one."
+        )
+ADMINS = [(_address, _address) for _address in _admin_emails]
 
 # How `manage.py serve` (what `make run` starts) listens and how many web processes it runs.
 FERRY_BIND = env.string("FERRY_BIND", "127.0.0.1:8000")

@@ -28,6 +28,8 @@ urlpatterns = [
     ),
     path("workspaces/token", views.workspace_token, name="workspace_token"),
     path("workspaces/<int:pk>/test", views.workspace_test, name="workspace_test"),
+    path("settings/api-tokens/", views.api_token_list, name="api_token_list"),
+    path("settings/api-tokens/<int:pk>/delete", views.api_token_delete, name="api_token_delete"),
     path("", include("console.health")),
     path("", include("mappings.urls")),
     path("", include("delivery.urls")),

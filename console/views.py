@@ -12,15 +12,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console import intercom_connect, selectors, services, throttle
 from console.forms import (
+    ApiTokenForm,
     DestinationForm,
     DestinationSettingsForm,
     EmailAuthenticationForm,
     SourceForm,
     WorkspaceTokenForm,
 )
-from console.models import Destination, Source, Workspace
+from console.models import ApiToken, Destination, Source, Workspace
 
 REVEALED_KEY_SESSION = "revealed_write_key"
+REVEALED_TOKEN_SESSION = "revealed_api_token"
 
 
 class LoginView(auth_views.LoginView):
@@ -220,13 +222,14 @@ def _url_or_none(name: str, *args: object) -> str | None:
 
 
 def _destination_tabs(destination: Destination) -> list[dict[str, str | None]]:
-    """The destination page's tabs. Mappings and Deliveries are served by other apps (and
-    loaded with htmx); a tab whose view is not installed is left out."""
+    """The destination page's tabs. Overview, Mappings and Deliveries are served by other
+    apps (and loaded with htmx); a tab whose view is not installed is left out."""
     page = reverse("destination_detail", args=[destination.pk])
     tabs: list[dict[str, str | None]] = [
         {"name": "settings", "label": "Settings", "url": page, "panel": None}
     ]
     for name, label, view in [
+        ("overview", "Overview", "destination_overview"),
         ("mappings", "Mappings", "mapping_list"),
         ("deliveries", "Deliveries", "destination_deliveries"),
     ]:
@@ -428,3 +431,50 @@ def workspace_test(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, f"“{workspace.name}”: {check.message}")
     return redirect("workspace_list")
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+def _api_tokens_page(
+    request: HttpRequest, form: ApiTokenForm, *, confirm_delete: ApiToken | None = None
+) -> HttpResponse:
+    revealed = request.session.pop(REVEALED_TOKEN_SESSION, None)
+    return render(
+        request,
+        "console/api_tokens.html",
+        {
+            "api_tokens": selectors.api_tokens_of(organization=request.organization),
+            "form": form,
+            "revealed": revealed,
+            "confirm_delete": confirm_delete,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def api_token_list(request: HttpRequest) -> HttpResponse:
+    """The organisation's tokens for Ferry's API; a new token's secret is shown
+    once, on the page the creation redirects to."""
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        api_token, secret = services.api_token_create(
+            organization=request.organization,
+            name=form.cleaned_data["name"],
+            created_by=request.user,
+        )
+        request.session[REVEALED_TOKEN_SESSION] = {"name": api_token.name, "secret": secret}
+        return redirect("api_token_list")
+    return _api_tokens_page(request, form)
+
+
+@require_http_methods(["GET", "POST"])
+def api_token_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation on the tokens page; POST revokes the token."""
+    api_token = get_object_or_404(selectors.api_tokens_of(organization=request.organization), pk=pk)
+    if request.method == "POST":
+        services.api_token_delete(api_token=api_token)
+        messages.success(request, f"API token “{api_token.name}” deleted: it no longer works.")
+        return redirect("api_token_list")
+    return _api_tokens_page(request, ApiTokenForm(), confirm_delete=api_token)

@@ -227,9 +227,7 @@ class DestinationHealth(models.Model):
         FAILING = "failing", "Failing"
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
 
-    destination = models.OneToOneField(
-        Destination, on_delete=models.CASCADE, related_name="health"
-    )
+    destination = models.OneToOneField(Destination, on_delete=models.CASCADE, related_name="health")
     state = models.CharField(max_length=16, choices=State.choices, default=State.HEALTHY)
     reason = models.TextField(blank=True)
     success_rate = models.FloatField(null=True)

@@ -4,7 +4,8 @@ transaction per request.
 ``accept_messages(source=..., incoming=..., received_at=...)`` stores every
 message as an ``Event`` (rejected ones with their reason, repeated messageIds
 within 24 hours as duplicates), creates one pending ``Delivery`` per enabled
-mapping of each enabled destination of the source whose trigger matches, and
+mapping of each enabled destination of the source whose trigger matches,
+records on the event why each other mapping made none (``Event.skipped``), and
 wakes the workers once the transaction has committed.
 """
 
@@ -49,24 +50,40 @@ class _Route:
     paused: bool
 
 
-def _routes(source: Source) -> list[_Route]:
+@dataclass
+class _Routing:
+    routes: list[_Route]
+    skipped: dict[str, str]
+    """Mappings that can take no event whatever it holds, with the reason why."""
+
+
+def _routing(source: Source) -> _Routing:
+    """Every mapping of the source's destinations, loaded once: those that can take
+    events, and why the others cannot."""
     mappings = (
-        Mapping.objects.filter(destination__source=source, destination__enabled=True, enabled=True)
-        .exclude(destination__workspace=None)
+        Mapping.objects.filter(destination__source=source)
         .select_related("destination__workspace")
         .order_by("destination_id", "position", "id")
     )
-    routes = []
+    routing = _Routing(routes=[], skipped={})
     for mapping in mappings:
-        try:
-            compiled_mapping = compiled(mapping)
-        except (TriggerError, MappingError):
-            logger.exception("mapping %s cannot be compiled; it receives no events", mapping.pk)
-            continue
-        workspace = mapping.destination.workspace
-        paused = workspace is not None and workspace.status == Workspace.Status.NEEDS_RECONNECT
-        routes.append(_Route(mapping, compiled_mapping, paused))
-    return routes
+        destination = mapping.destination
+        if not destination.enabled:
+            routing.skipped[str(mapping.pk)] = Event.Skip.DESTINATION_DISABLED
+        elif destination.workspace is None:
+            routing.skipped[str(mapping.pk)] = Event.Skip.NO_WORKSPACE
+        elif not mapping.enabled:
+            routing.skipped[str(mapping.pk)] = Event.Skip.MAPPING_DISABLED
+        else:
+            try:
+                compiled_mapping = compiled(mapping)
+            except (TriggerError, MappingError):
+                logger.exception("mapping %s cannot be compiled; it receives no events", mapping.pk)
+                routing.skipped[str(mapping.pk)] = Event.Skip.INVALID
+                continue
+            paused = destination.workspace.status == Workspace.Status.NEEDS_RECONNECT
+            routing.routes.append(_Route(mapping, compiled_mapping, paused))
+    return routing
 
 
 def _text(value: Any) -> str:
@@ -146,7 +163,7 @@ def accept_messages(
             if item.rejection is None:
                 first_copies.setdefault(item.message["messageId"], item)
         fresh = _fresh_message_ids(source, list(first_copies), received_at)
-        routes = _routes(source)
+        routing = _routing(source)
         events: list[dict[str, Any]] = []
         matched: list[list[_Route]] = []
         for item in incoming:
@@ -161,8 +178,14 @@ def accept_messages(
                 event["status"] = Event.Status.DUPLICATE
                 event["reason"] = "The same messageId arrived within the last 24 hours."
             else:
-                routes_taken = [r for r in routes if r.compiled.trigger.matches(item.message)]
+                skipped = dict(routing.skipped)
+                for route in routing.routes:
+                    if route.compiled.trigger.matches(item.message):
+                        routes_taken.append(route)
+                    else:
+                        skipped[str(route.mapping.pk)] = Event.Skip.TRIGGER
                 event["status"] = Event.Status.ROUTED if routes_taken else Event.Status.NO_MATCH
+                event["skipped"] = skipped
             events.append(event)
             matched.append(routes_taken)
         ids = insert_rows(Event, events)

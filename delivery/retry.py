@@ -2,7 +2,8 @@
 
 Exponential backoff with jitter from 10 seconds to 30 minutes; a delivery is
 failed only once it is older than ``FERRY_RETRY_HOURS`` *and* has had at least
-``FERRY_RETRY_MIN_ATTEMPTS`` attempts, as Segment and RudderStack do.
+``FERRY_RETRY_MIN_ATTEMPTS`` attempts, as Segment and RudderStack do. A replay
+starts the budget afresh: age and attempts count from the replay.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ def next_attempt(*, attempts: int, now: datetime, earliest: datetime | None) -> 
     return max(planned, earliest) if earliest else planned
 
 
-def exhausted(*, created_at: datetime, attempts: int, now: datetime) -> bool:
-    too_old = now - created_at >= timedelta(hours=settings.FERRY_RETRY_HOURS)
+def exhausted(*, budget_from: datetime, attempts: int, now: datetime) -> bool:
+    """Whether a delivery whose budget started at ``budget_from`` (its creation,
+    or its latest replay) and has had ``attempts`` since then is out of retries."""
+    too_old = now - budget_from >= timedelta(hours=settings.FERRY_RETRY_HOURS)
     return too_old and attempts >= settings.FERRY_RETRY_MIN_ATTEMPTS
 
 
-def contact_wait_over(*, created_at: datetime, now: datetime) -> bool:
+def contact_wait_over(*, budget_from: datetime, now: datetime) -> bool:
     """Whether an event for a person Intercom does not know has waited long
-    enough for the Identify that would create them."""
-    return now - created_at >= timedelta(minutes=settings.FERRY_CONTACT_WAIT_MINUTES)
+    enough (since ``budget_from``) for the Identify that would create them."""
+    return now - budget_from >= timedelta(minutes=settings.FERRY_CONTACT_WAIT_MINUTES)

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -24,9 +25,10 @@ from console.crypto import UnreadableSecret
 from console.models import Workspace
 from delivery import retry, wakeup
 from delivery.bulk import update_rows
+from delivery.deletions import DELETE_CONTACT
 from delivery.execution import MappingFailure, map_event, perform
-from delivery.intercom.actions import ActionResult
-from delivery.intercom.client import Outcome
+from delivery.intercom.actions import ActionResult, ContactCache, delete_contact
+from delivery.intercom.client import IntercomClient, Outcome
 from delivery.models import Attempt, Delivery, Event, MessageKey
 from delivery.pipeline import DEDUPLICATION_WINDOW
 from delivery.ratelimit import WorkspaceLimiter
@@ -193,16 +195,31 @@ def _ready(delivery: Delivery, earliest_calls: dict[int, float | None]) -> bool:
     return True
 
 
+def _payload(delivery: Delivery) -> dict[str, Any]:
+    """What the delivery sends: a user deletion names its person; any other
+    delivery is its event through its mapping, validated."""
+    if delivery.action == DELETE_CONTACT:
+        return {"user_id": delivery.event.user_id}
+    assert delivery.mapping is not None
+    compiled_mapping = compiled(delivery.mapping)
+    return map_event(delivery.mapping.action, compiled_mapping.transform, delivery.event.payload)
+
+
+def _run_action(
+    delivery: Delivery, payload: dict[str, Any], client: IntercomClient, cache: ContactCache
+) -> ActionResult:
+    if delivery.action == DELETE_CONTACT:
+        return delete_contact(client, payload, cache=cache)
+    assert delivery.mapping is not None
+    return perform(delivery.mapping.action, payload, client=client, cache=cache)
+
+
 def _attempt(delivery: Delivery, attempt: Attempt, workspace: Workspace) -> bool:
     """Map, validate and send one delivery, recording what happened on the
     attempt and the delivery's next state. True when the workspace must pause."""
-    assert delivery.mapping is not None
     attempt.started_at = started = timezone.now()
     try:
-        compiled_mapping = compiled(delivery.mapping)
-        payload = map_event(
-            delivery.mapping.action, compiled_mapping.transform, delivery.event.payload
-        )
+        payload = _payload(delivery)
     except (MappingFailure, MappingError, TriggerError) as failure:
         errors = failure.errors if isinstance(failure, MappingFailure) else [str(failure)]
         attempt.outcome, attempt.error = Attempt.Outcome.PERMANENT, " ".join(errors)
@@ -215,9 +232,7 @@ def _attempt(delivery: Delivery, attempt: Attempt, workspace: Workspace) -> bool
         attempt.outcome, attempt.error = Attempt.Outcome.NEEDS_RECONNECT, str(unreadable)
         delivery.last_error = f"{unreadable} Reconnect the workspace."
         return True
-    result = perform(
-        delivery.mapping.action, payload, client=client, cache=contact_cache_for(workspace)
-    )
+    result = _run_action(delivery, payload, client, contact_cache_for(workspace))
     attempt.duration_ms = round((timezone.now() - started).total_seconds() * 1000)
     attempt.outcome = result.outcome.value
     attempt.error = result.error or ""
@@ -248,6 +263,9 @@ def _settle(delivery: Delivery, result: ActionResult) -> bool:
     must pause for reconnection."""
     now = timezone.now()
     error = result.error or ""
+    # A replay gives the delivery a whole new retry budget.
+    budget_from = delivery.budget_from or delivery.created_at
+    budget_attempts = delivery.attempts - delivery.budget_attempts
     if result.outcome is Outcome.DELIVERED:
         _finish(delivery, Status.DELIVERED)
     elif result.outcome is Outcome.PERMANENT:
@@ -255,12 +273,10 @@ def _settle(delivery: Delivery, result: ActionResult) -> bool:
     elif result.outcome is Outcome.NEEDS_RECONNECT:
         delivery.last_error = error
         return True
-    elif result.awaiting_contact and retry.contact_wait_over(
-        created_at=delivery.created_at, now=now
-    ):
+    elif result.awaiting_contact and retry.contact_wait_over(budget_from=budget_from, now=now):
         _finish(delivery, Status.FAILED, error)
-    elif retry.exhausted(created_at=delivery.created_at, attempts=delivery.attempts, now=now):
-        _finish(delivery, Status.FAILED, f"Gave up after {delivery.attempts} attempts: {error}")
+    elif retry.exhausted(budget_from=budget_from, attempts=budget_attempts, now=now):
+        _finish(delivery, Status.FAILED, f"Gave up after {budget_attempts} attempts: {error}")
     else:
         _retry_later(delivery, error, earliest=result.retry_at)
         delivery.blocking = not result.awaiting_contact
@@ -297,6 +313,12 @@ def _crashed(delivery_id: int, error: Exception) -> None:
 
 def _discard_reason(delivery: Delivery) -> str | None:
     destination = delivery.destination
+    if delivery.action == DELETE_CONTACT:
+        # A compliance request: it has no mapping, and goes out even through a
+        # destination disabled since it was asked.
+        if destination.workspace is None:
+            return "The destination has no Intercom workspace any more."
+        return None
     if delivery.mapping is None:
         return "The mapping was deleted before this event could be delivered."
     if not delivery.mapping.enabled:

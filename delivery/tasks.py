@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from delivery import services
+from delivery import health, replay, services
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +32,13 @@ def sweep() -> None:
 @shared_task(ignore_result=True)
 def apply_retention() -> None:
     logger.info("retention: %s", services.retention_apply())
+
+
+@shared_task(ignore_result=True)
+def replay_run(job_id: int) -> None:
+    replay.replay_job_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True, expires=50)
+def check_health() -> None:
+    health.health_check()

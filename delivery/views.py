@@ -2,35 +2,24 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import push_url
 
 from console import selectors as console_selectors
 from console.models import Destination, Source
-from delivery import selectors, testing
+from delivery import replay, selectors, testing
 from delivery.models import Delivery
 from mappings.actions import ACTIONS, new_mapping
 from mappings.models import Mapping
 
 PAGE_SIZE = 50
-DESTINATION_PAGE_SIZE = 25
-
-
-@require_GET
-def event_list(request: HttpRequest) -> HttpResponse:
-    events = selectors.events_of(organization=request.organization)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "delivery/events.html", {"page": page})
-
-
-@require_GET
-def delivery_list(request: HttpRequest) -> HttpResponse:
-    deliveries = selectors.deliveries_of(organization=request.organization)
-    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "delivery/deliveries.html", {"page": page})
 
 
 def _destination(request: HttpRequest, pk: int) -> Destination:
@@ -199,31 +188,182 @@ def source_paths(request: HttpRequest, source_pk: int) -> HttpResponse:
     return render(request, "delivery/source_paths.html", {"paths": paths})
 
 
-# --- Deliveries of a destination, and of a mapping ------------------------------------------
+# --- Deliveries: the organisation's, a destination's, a mapping's --------------------------
+
+
+def _filter(request: HttpRequest, **fixed: str) -> selectors.DeliveryFilter:
+    return selectors.DeliveryFilter.from_query({**request.GET.dict(), **fixed}, now=timezone.now())
+
+
+def _action_title(action: str) -> str:
+    if action == selectors.DELETION_ACTION:
+        return "User deletion"
+    return ACTIONS[action].title if action in ACTIONS else action
+
+
+def _address(path: str, query: dict[str, str]) -> str:
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def _deliveries_context(
+    request: HttpRequest, filter: selectors.DeliveryFilter, here: str
+) -> dict[str, Any]:
+    """What the filter form, the status counts, the list and its pager show."""
+    organization = request.organization
+    before = _positive_int(request.GET.get("before"))
+    page = selectors.deliveries_page(
+        organization=organization, filter=filter, before=before, size=PAGE_SIZE
+    )
+    mappings = (
+        selectors.mappings_of(organization=organization)
+        .only("id", "name", "destination__name")
+        .order_by("destination__name", "position", "id")
+    )
+    if filter.destination is not None:
+        mappings = mappings.filter(destination_id=filter.destination)
+    counts = selectors.delivery_status_counts(organization=organization, filter=filter)
+    failed = next((count for count in counts if count.status == Delivery.Status.FAILED), None)
+    return {
+        "filter": filter,
+        "here": here,
+        "query": urlencode(filter.query()),
+        "address": _address(here, filter.query(before=before)),
+        "rows": [(delivery, _action_title(delivery.action)) for delivery in page.deliveries],
+        "older_than": page.older_than,
+        "before": before,
+        "counts": counts,
+        "status_links": [(count, urlencode(filter.query(status=count.status))) for count in counts],
+        "all_statuses_query": urlencode(filter.query(status=None)),
+        "status_choices": Delivery.Status.choices,
+        "failed": failed if filter.status in (None, Delivery.Status.FAILED) else None,
+        "mappings": mappings,
+        "actions": [(key, _action_title(key)) for key in [*ACTIONS, selectors.DELETION_ACTION]],
+        "windows": [
+            ("", "Any time"),
+            ("hour", "Last hour"),
+            ("day", "Last 24 hours"),
+            ("week", "Last 7 days"),
+        ],
+        "destinations": console_selectors.destinations_of(organization=organization),
+    }
+
+
+def _deliveries_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """The page, or for htmx the list, whose address in the browser becomes the
+    filter's own (values set only): short, and shareable."""
+    response = _page(request, template, "deliveries", context)
+    if request.htmx:
+        push_url(response, context["address"])
+    return response
+
+
+@require_GET
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    """Every delivery of the organisation, filtered; htmx swaps the list alone."""
+    context = _deliveries_context(request, _filter(request), reverse("delivery_list"))
+    return _deliveries_page(request, "delivery/deliveries.html", context)
 
 
 @require_GET
 def destination_deliveries(request: HttpRequest, destination_pk: int) -> HttpResponse:
+    """The destination's Deliveries tab: the same list, for that destination only."""
     destination = _destination(request, destination_pk)
-    status = request.GET.get("status")
-    if status not in Delivery.Status.values:
-        status = None
-    before = _positive_int(request.GET.get("before"))
-    page = selectors.destination_deliveries(
-        destination=destination, before=before, status=status, size=DESTINATION_PAGE_SIZE
+    filter = _filter(request, destination=str(destination.pk))
+    here = reverse("destination_deliveries", args=[destination.pk])
+    context = {"destination": destination, **_deliveries_context(request, filter, here)}
+    return _deliveries_page(request, "delivery/destination_deliveries.html", context)
+
+
+@require_GET
+def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(selectors.deliveries_of(organization=request.organization), pk=pk)
+    attempts = [
+        {"attempt": attempt, "exchanges": _shown_exchanges(attempt.exchanges)}
+        for attempt in selectors.delivery_attempts(delivery=delivery)
+    ]
+    latest = attempts[-1] if attempts else None
+    return render(
+        request,
+        "delivery/delivery_detail.html",
+        {
+            "delivery": delivery,
+            "action_title": _action_title(delivery.action),
+            "is_deletion": delivery.action == selectors.DELETION_ACTION
+            and delivery.mapping_id is None,
+            "event_text": _json_text(delivery.event.payload),
+            "attempts": attempts,
+            "latest": latest,
+            "payload_text": _json_text(latest["attempt"].payload) if latest else "",
+        },
     )
-    context = {
-        "destination": destination,
-        "rows": [
-            (delivery, ACTIONS[delivery.action].title if delivery.action in ACTIONS else "")
-            for delivery in page.deliveries
-        ],
-        "older_than": page.older_than,
-        "counts": selectors.destination_delivery_counts(destination=destination),
-        "status": status,
-        "before": before,
-    }
-    return _page(request, "delivery/destination_deliveries.html", "deliveries", context)
+
+
+@require_POST
+def delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(selectors.deliveries_of(organization=request.organization), pk=pk)
+    try:
+        replay.delivery_replay(delivery=delivery, user=request.user)
+    except replay.NotReplayable as refusal:
+        messages.error(request, f"Not replayed: {refusal}")
+    else:
+        messages.success(
+            request, f"Replayed: attempt {delivery.attempts + 1} will be made in a moment."
+        )
+    return redirect("delivery_detail", pk=delivery.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def deliveries_replay(request: HttpRequest) -> HttpResponse:
+    """Replay every failed delivery the filter (in the query string) matches:
+    a GET asks for confirmation with the count, the POST starts the job."""
+    if request.method == "POST":
+        filter = selectors.DeliveryFilter.from_query(request.POST.dict(), now=timezone.now())
+        job = replay.replay_job_create(
+            organization=request.organization, user=request.user, filter=filter
+        )
+        if job is None:
+            messages.info(request, "No failed delivery matches this filter any more.")
+            return redirect(f"{reverse('delivery_list')}?{urlencode(filter.query())}")
+        return redirect("replay_job", pk=job.pk)
+    filter = _filter(request)
+    count = selectors.deliveries_to_replay(organization=request.organization, filter=filter).count()
+    return render(
+        request,
+        "delivery/replay_confirm.html",
+        {
+            "filter": filter,
+            "count": count,
+            "fields": filter.pinned(),
+            "query": urlencode(filter.query()),
+            "destination": _filtered_destination(request, filter),
+            "mapping": _filtered_mapping(request, filter),
+        },
+    )
+
+
+def _filtered_destination(
+    request: HttpRequest, filter: selectors.DeliveryFilter
+) -> Destination | None:
+    if filter.destination is None:
+        return None
+    destinations = console_selectors.destinations_of(organization=request.organization)
+    return destinations.filter(pk=filter.destination).first()
+
+
+def _filtered_mapping(request: HttpRequest, filter: selectors.DeliveryFilter) -> Mapping | None:
+    if filter.mapping is None:
+        return None
+    return (
+        selectors.mappings_of(organization=request.organization).filter(pk=filter.mapping).first()
+    )
+
+
+@require_GET
+def replay_job(request: HttpRequest, pk: int) -> HttpResponse:
+    """A bulk replay's progress; htmx polls the fragment until the job ends."""
+    job = get_object_or_404(selectors.replay_jobs_of(organization=request.organization), pk=pk)
+    context = {"job": job, "query": urlencode(job.filters)}
+    return _page(request, "delivery/replay_job.html", "progress", context)
 
 
 @require_GET

@@ -27,3 +27,16 @@ if (!window.ferryDeliveryLoaded) {
     }
   });
 }
+
+// The deliveries filter: choosing in a list filters at once; text is applied on Enter or
+// with the Filter button.
+if (!window.ferryDeliveryFiltersLoaded) {
+  window.ferryDeliveryFiltersLoaded = true;
+
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest(".delivery-filters");
+    if (form && event.target.tagName === "SELECT") {
+      form.requestSubmit();
+    }
+  });
+}

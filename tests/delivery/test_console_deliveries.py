@@ -10,12 +10,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console import services as console_services
-from delivery.models import Delivery, Event
+from delivery import services as delivery_services
+from delivery import views
+from delivery.models import Attempt, Delivery, Event
+from delivery.pipeline import Incoming, accept_messages
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 Status = Delivery.Status
+TRACK = {
+    "type": "track",
+    "messageId": "m-1",
+    "userId": "ann",
+    "event": "Order Completed",
+    "timestamp": "2026-11-29T10:00:00Z",
+}
 
 
 @pytest.fixture
@@ -40,9 +50,10 @@ def deliver(destination):
             event=event,
             destination=mapping.destination if mapping else destination,
             mapping=mapping,
-            action=mapping.action if mapping else "track_event",
+            action=fields.pop("action", mapping.action if mapping else "track_event"),
             status=status,
             is_test=is_test,
+            person=fields.pop("person", f"user-{count}"),
             **fields,
         )
         if age is not None:
@@ -68,7 +79,7 @@ def test_the_tab_lists_the_destinations_latest_deliveries(
     page = tab(owner_client, destination, **HTMX).content.decode()
 
     assert "<h1>" not in page
-    rows = page[page.index("<tbody>") : page.index("</tbody>")].split("<tr>")[1:]
+    rows = page[page.index("<tbody>") : page.index("</tbody>")].split("<tr ")[1:]
     assert "Tested Thing" in rows[0]
     assert '<span class="badge test">Test</span>' in rows[0]
     assert "(unsaved draft)" in rows[0]
@@ -81,7 +92,7 @@ def test_the_tab_lists_the_destinations_latest_deliveries(
     assert "Test" not in rows[1] + rows[2]
 
 
-def test_the_tab_counts_deliveries_by_status(owner_client, destination, add_mapping, deliver):
+def test_the_tab_counts_real_deliveries_by_status(owner_client, destination, add_mapping, deliver):
     orders = add_mapping("track_event")
     for status in (Status.DELIVERED, Status.DELIVERED, Status.RETRYING):
         deliver(orders, status)
@@ -93,19 +104,20 @@ def test_the_tab_counts_deliveries_by_status(owner_client, destination, add_mapp
     assert re.search(r"Delivered</span> 2</a>", counts)
     assert re.search(r"Retrying</span> 1</a>", counts)
     assert "Failed" not in counts
-    assert "1 test send" in counts
+    assert "not test sends" in counts
 
 
 def test_older_deliveries_are_reached_by_id_not_offset(
-    owner_client, destination, add_mapping, deliver
+    owner_client, destination, add_mapping, deliver, monkeypatch
 ):
+    monkeypatch.setattr(views, "PAGE_SIZE", 25)
     orders = add_mapping("track_event")
     made = [deliver(orders, event_name=f"Event {n:02}") for n in range(30)]
 
     first = tab(owner_client, destination, **HTMX).content.decode()
     oldest_shown = made[5]
-    older = f"?before={oldest_shown.pk}"
-    second = tab(owner_client, destination, older, **HTMX).content.decode()
+    older = f"?destination={destination.pk}&amp;before={oldest_shown.pk}"
+    second = tab(owner_client, destination, older.replace("&amp;", "&"), **HTMX).content.decode()
 
     assert "Event 29" in first
     assert "Event 05" in first
@@ -195,3 +207,183 @@ def test_the_summary_is_refused_outside_the_organisation(outsider_client, client
 
     assert summary(outsider_client, mapping, **HTMX).status_code == 404
     assert summary(client, mapping).status_code == 302
+
+
+# --- The organisation's Deliveries page -------------------------------------------------------
+
+
+def deliveries(client, query="", **headers):
+    return client.get(reverse("delivery_list") + query, **headers)
+
+
+def test_the_deliveries_page_filters_and_swaps_only_the_list(
+    owner_client, destination, add_mapping, deliver
+):
+    orders = add_mapping("track_event", name="Orders")
+    people = add_mapping("identify_contact", role="user", name="People")
+    deliver(orders, Status.FAILED, last_error="Email Address must be valid.", person="ann")
+    deliver(orders, Status.FAILED, last_error="Intercom answered 503", person="bob")
+    deliver(people, Status.DELIVERED, person="ann", event_name="Signed Up")
+
+    page = deliveries(owner_client).content.decode()
+    by_error = deliveries(owner_client, "?error=EMAIL", **HTMX).content.decode()
+    by_person = deliveries(owner_client, f"?user=ann&mapping={people.pk}", **HTMX).content.decode()
+
+    assert "<h1>Deliveries</h1>" in page
+    assert 'method="get" action="/deliveries/"' in page
+    assert 'hx-push-url="true"' in page
+    assert page.count('<tr id="delivery-') == 3
+    assert "<h1>" not in by_error
+    assert by_error.count('<tr id="delivery-') == 1
+    assert "Email Address must be valid." in by_error
+    assert "searched among the deliveries of the last 7 days" in by_error
+    assert by_person.count('<tr id="delivery-') == 1
+    assert "Signed Up" in by_person
+    assert f'<option value="{people.pk}" selected>' in by_person
+
+
+def test_the_deliveries_page_offers_to_replay_the_failed_ones(
+    owner_client, destination, add_mapping, deliver
+):
+    orders = add_mapping("track_event", name="Orders")
+    deliver(orders, Status.FAILED)
+    deliver(orders, Status.FAILED)
+    deliver(orders, Status.DELIVERED)
+
+    page = deliveries(owner_client, f"?mapping={orders.pk}").content.decode()
+    delivered_only = deliveries(owner_client, "?status=delivered").content.decode()
+
+    assert f'href="/deliveries/replay?mapping={orders.pk}">Replay 2 failed deliveries…' in page
+    assert "Replay" not in delivered_only
+
+
+def test_another_organisations_deliveries_are_not_on_the_page(
+    outsider_client, destination, add_mapping, deliver
+):
+    deliver(add_mapping("track_event"), Status.FAILED, event_name="Private Thing")
+
+    page = deliveries(outsider_client, f"?destination={destination.pk}").content.decode()
+
+    assert "Private Thing" not in page
+    assert '<tr id="delivery-' not in page
+
+
+def test_the_destination_tab_keeps_its_destination_whatever_the_query(
+    owner_client, destination, source, add_mapping, deliver
+):
+    other = console_services.destination_create(source=source, name="Other")
+    deliver(add_mapping("track_event", destination=other), event_name="Elsewhere")
+
+    page = tab(owner_client, destination, f"?destination={other.pk}", **HTMX).content.decode()
+
+    assert "Elsewhere" not in page
+
+
+# --- A delivery's page ------------------------------------------------------------------------
+
+
+def test_a_delivery_page_shows_what_was_sent_asked_and_answered(
+    owner_client, teammate_client, source, add_mapping, sandbox
+):
+    orders = add_mapping("track_event", name="Orders")
+    sandbox.add_contact(role="user", external_id="ann")
+    accept_messages(
+        source=source,
+        incoming=[Incoming({**TRACK, "properties": {"note": "<b>bold</b>"}})],
+        received_at=timezone.now(),
+    )
+    sandbox.fail(status=503, path="/events")
+    delivery_services.deliveries_drain(seconds=1)
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    delivery_services.deliveries_drain(seconds=1)
+    delivery = Delivery.objects.get()
+    assert delivery.status == Status.DELIVERED
+
+    for client in (owner_client, teammate_client):
+        page = client.get(reverse("delivery_detail", args=[delivery.pk])).content.decode()
+        panes = page[page.index('<div class="panes">') : page.index("<h2>Attempts</h2>")]
+        assert "You sent" in panes
+        assert "&quot;Order Completed&quot;" in panes
+        assert "&lt;b&gt;bold&lt;/b&gt;" in panes
+        assert "Request to Intercom" in panes
+        assert f"POST {sandbox.base_url}/events" in panes
+        assert "Response from Intercom" in panes
+        assert '<span class="badge">202</span>' in panes
+        attempts = page[page.index("<h2>Attempts</h2>") :]
+        assert "<strong>Attempt 1</strong>" in attempts
+        assert "<strong>Attempt 2</strong>" in attempts
+        assert "Retryable" in attempts
+        assert '<span class="badge">503</span>' in attempts
+        assert re.search(r"\d+ ms</span>", attempts)
+        assert f'href="/mappings/{orders.pk}/"' in page
+        assert "Replay this delivery" not in page
+        for secret in (sandbox.access_token, "Authorization", "Bearer"):
+            assert secret not in page
+
+
+def test_a_retrying_delivery_shows_its_next_attempt(
+    owner_client, destination, add_mapping, deliver
+):
+    later = timezone.now() + timedelta(minutes=7)
+    delivery = deliver(add_mapping("track_event"), Status.RETRYING, next_attempt_at=later)
+
+    page = owner_client.get(reverse("delivery_detail", args=[delivery.pk])).content.decode()
+
+    assert f'next attempt <time datetime="{later.strftime("%Y-%m-%dT%H:%M:%S")}' in page
+    assert "(in 6\xa0minutes)" in page or "(in 7\xa0minutes)" in page
+
+
+def test_a_user_deletion_shows_as_such(owner_client, destination, deliver):
+    delivery = deliver(None, Status.FAILED, action="delete_contact")
+
+    page = owner_client.get(reverse("delivery_detail", args=[delivery.pk])).content.decode()
+    listed = deliveries(owner_client).content.decode()
+
+    assert "<dd>User deletion" in page
+    assert "Replay this delivery" in page
+    assert "User deletion" in listed
+
+
+def test_a_delivery_page_is_refused_outside_the_organisation(
+    outsider_client, client, add_mapping, deliver
+):
+    delivery = deliver(add_mapping("track_event"))
+    url = reverse("delivery_detail", args=[delivery.pk])
+
+    assert outsider_client.get(url).status_code == 404
+    assert client.get(url).status_code == 302
+
+
+def test_each_attempt_shows_its_warnings_and_exchanges(
+    owner_client, destination, add_mapping, deliver
+):
+    delivery = deliver(add_mapping("track_event"), Status.DELIVERED, attempts=1)
+    Attempt.objects.create(
+        delivery=delivery,
+        number=1,
+        started_at=timezone.now(),
+        duration_ms=87,
+        outcome=Attempt.Outcome.DELIVERED,
+        warnings=["Revenue was ignored: it is not a number."],
+        exchanges=[
+            {
+                "method": "POST",
+                "url": "https://api.intercom.io/events",
+                "request_body": {"event_name": "Order Completed"},
+                "status": 202,
+                "response_body": "",
+                "duration_ms": 61,
+                "rate_limit": None,
+                "error": None,
+            }
+        ],
+    )
+
+    page = owner_client.get(reverse("delivery_detail", args=[delivery.pk])).content.decode()
+    attempt = page[page.index('<li class="attempt" id="attempt-1">') :]
+
+    assert "· 87 ms" in attempt
+    assert '<li class="warn">Revenue was ignored: it is not a number.</li>' in attempt
+    assert "<code>POST https://api.intercom.io/events</code>" in attempt
+    assert '<span class="muted">61 ms</span>' in attempt
+    assert "&quot;event_name&quot;: &quot;Order Completed&quot;" in attempt

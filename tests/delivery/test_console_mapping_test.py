@@ -329,9 +329,11 @@ def test_a_test_send_shows_in_the_logs_labelled_test(owner_client, destination, 
         reverse("event_list"),
     ):
         page = owner_client.get(url).content.decode()
-        assert '<span class="badge test">Test</span>' in page
         if "deliveries" in url:
+            assert '<span class="badge test">Test</span>' in page
             assert "(unsaved draft)" in page
+        else:
+            assert '<span class="badge event-test">Test send</span>' in page
 
 
 def test_a_test_send_intercom_does_not_take_is_failed_and_never_retried(

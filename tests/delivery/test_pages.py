@@ -57,4 +57,4 @@ def test_deliveries_are_listed_for_their_organisation(owner_client, outsider_cli
 
     foreign = outsider_client.get(reverse("delivery_list")).content.decode()
     assert "Orders" not in foreign
-    assert "No delivery yet." in foreign
+    assert "No delivery yet" in foreign

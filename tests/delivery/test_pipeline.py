@@ -11,6 +11,7 @@ from console.models import Workspace
 from delivery import wakeup
 from delivery.models import Delivery, Event, MessageKey
 from delivery.pipeline import Incoming, accept_messages
+from mappings.models import Mapping
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +208,46 @@ def test_a_rollback_stores_and_enqueues_nothing(
     assert not Event.objects.exists()
     assert not Delivery.objects.exists()
     assert not MessageKey.objects.exists()
+
+
+def test_each_mapping_that_made_no_delivery_is_recorded_with_why(
+    source, workspace, add_mapping, wake_ups
+):
+    orders = add_mapping("track_event", name="orders", trigger='event = "Order Completed"')
+    signups = add_mapping("track_event", name="signups", trigger='event = "Signed Up"')
+    disabled = add_mapping("track_event", enabled=False)
+    broken = add_mapping("track_event", name="broken")
+    Mapping.objects.filter(pk=broken.pk).update(fields={"event_name": {"@path": 12}})
+    staging = console_services.destination_create(source=source, name="Staging")
+    staged = add_mapping("track_event", destination=staging)
+
+    [event] = accept(source, track("m-1"))
+
+    assert Event.objects.get(pk=event.id).skipped == {
+        str(signups.pk): Event.Skip.TRIGGER,
+        str(disabled.pk): Event.Skip.MAPPING_DISABLED,
+        str(broken.pk): Event.Skip.INVALID,
+        str(staged.pk): Event.Skip.DESTINATION_DISABLED,
+    }
+    assert [d.mapping for d in Delivery.objects.all()] == [orders]
+
+
+def test_an_event_nothing_matches_records_every_mapping_as_skipped(source, add_mapping, wake_ups):
+    people = add_mapping("identify_contact", role="user")
+
+    [event] = accept(source, track("m-1"))
+
+    assert event.status == Event.Status.NO_MATCH
+    assert Event.objects.get(pk=event.id).skipped == {str(people.pk): Event.Skip.TRIGGER}
+
+
+def test_refused_and_repeated_messages_record_no_mapping(source, add_mapping, wake_ups):
+    add_mapping("track_event")
+
+    accept(source, track("m-1"), track("m-1"), Incoming({"type": "track"}, rejection="no id"))
+
+    assert [(e.status, e.skipped) for e in Event.objects.order_by("id")] == [
+        (Event.Status.ROUTED, {}),
+        (Event.Status.DUPLICATE, {}),
+        (Event.Status.REJECTED, {}),
+    ]
