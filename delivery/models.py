@@ -135,6 +135,11 @@ class Delivery(models.Model):
             models.Index(fields=["person", "-id"], name="delivery_person_recent"),
             models.Index(fields=["destination", "created_at"], name="delivery_destination_time"),
             models.Index(
+                fields=["finished_at"],
+                name="delivery_finished",
+                condition=models.Q(is_test=False),
+            ),
+            models.Index(
                 fields=["next_attempt_at", "id"],
                 name="delivery_waiting",
                 condition=models.Q(status__in=["pending", "retrying"]),

@@ -19,7 +19,7 @@ from delivery.insights import Overview, Window
 CHART_WIDTH = 600
 CHART_HEIGHT = 150
 DOT = 4
-TIME_FORMATS = {"hour": "H:i", "day": "H:i", "week": "D H:i"}
+TIME_FORMATS = {"hour": "H:i", "day": "M j, H:i", "week": "D M j, H:i"}
 
 
 def _window(request: HttpRequest) -> Window:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -294,6 +295,8 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "attempts": attempts,
             "latest": latest,
             "payload_text": _json_text(latest["attempt"].payload) if latest else "",
+            "next_attempt_soon": delivery.next_attempt_at is not None
+            and delivery.next_attempt_at - timezone.now() < timedelta(minutes=1),
         },
     )
 
