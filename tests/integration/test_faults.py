@@ -186,7 +186,7 @@ def test_workers_killed_again_and_again_deliver_everything(
     people = [f"p{n}" for n in range(200)]
     for person in people:
         sandbox.add_contact(role="user", external_id=person)
-    total = 10_000
+    total = 4_000
     for start in range(0, total, 500):
         accept_messages(
             source=source,
