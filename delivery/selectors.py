@@ -228,12 +228,11 @@ def _destination_ids(*, organization: Organization, filter: DeliveryFilter) -> l
 
 
 def _matching(
-    *, organization: Organization, filter: DeliveryFilter, by_status: bool = True
+    *, destinations: list[int], filter: DeliveryFilter, by_status: bool = True
 ) -> QuerySet[Delivery]:
-    """Deliveries of the organisation that pass the filter (its status too, if
-    ``by_status``). The organisation's few destinations are listed first, so each
-    query starts from the delivery indexes that begin with the destination."""
-    destinations = _destination_ids(organization=organization, filter=filter)
+    """Deliveries of ``destinations`` (the organisation's few, listed first by
+    ``_destination_ids`` so each query starts from the delivery indexes that begin
+    with the destination) that pass the filter (its status too, if ``by_status``)."""
     deliveries = Delivery.objects.filter(destination_id__in=destinations)
     if by_status and filter.status is not None:
         deliveries = deliveries.filter(status=filter.status)
@@ -243,12 +242,12 @@ def _matching(
         deliveries = deliveries.filter(action=filter.action)
     if filter.since is not None:
         deliveries = deliveries.filter(created_at__gte=filter.since)
-        after = _last_id_before(destinations, filter.since - ID_TIME_SLACK)
+        after = _id_bound(destinations, filter.since - ID_TIME_SLACK, before=True)
         if after is not None:
             deliveries = deliveries.filter(id__gt=after)
     if filter.until is not None:
         deliveries = deliveries.filter(created_at__lt=filter.until)
-        before = _first_id_from(destinations, filter.until + ID_TIME_SLACK)
+        before = _id_bound(destinations, filter.until + ID_TIME_SLACK, before=False)
         if before is not None:
             deliveries = deliveries.filter(id__lt=before)
     if filter.person:
@@ -261,28 +260,21 @@ def _matching(
     return deliveries
 
 
-def _last_id_before(destinations: list[int], moment: datetime) -> int | None:
-    """The newest delivery id created before ``moment``, found by the time index."""
+def _id_bound(destinations: list[int], moment: datetime, *, before: bool) -> int | None:
+    """Found by the time index: the newest delivery id created before ``moment``
+    (``before``), or the oldest created at or after it."""
+    created = {"created_at__lt": moment} if before else {"created_at__gte": moment}
     found = [
-        Delivery.objects.filter(destination_id=destination, created_at__lt=moment)
-        .order_by("-created_at")
+        Delivery.objects.filter(destination_id=destination, **created)
+        .order_by("-created_at" if before else "created_at")
         .values_list("id", flat=True)
         .first()
         for destination in destinations
     ]
-    return max((pk for pk in found if pk is not None), default=None)
-
-
-def _first_id_from(destinations: list[int], moment: datetime) -> int | None:
-    """The oldest delivery id created at or after ``moment``, found by the time index."""
-    found = [
-        Delivery.objects.filter(destination_id=destination, created_at__gte=moment)
-        .order_by("created_at")
-        .values_list("id", flat=True)
-        .first()
-        for destination in destinations
-    ]
-    return min((pk for pk in found if pk is not None), default=None)
+    ids = [pk for pk in found if pk is not None]
+    if not ids:
+        return None
+    return max(ids) if before else min(ids)
 
 
 @dataclass(frozen=True)
@@ -297,12 +289,13 @@ def deliveries_page(
 ) -> DeliveryPage:
     """The deliveries that pass the filter, newest first, ``size`` at a time: the
     page after ``before`` (a delivery id) is found by the index, whatever its depth."""
-    deliveries = _matching(organization=organization, filter=filter)
+    destinations = _destination_ids(organization=organization, filter=filter)
+    deliveries = _matching(destinations=destinations, filter=filter)
     if before is not None:
         deliveries = deliveries.filter(id__lt=before)
     if filter.error:
         deliveries = Delivery.objects.filter(
-            id__in=_newest_erring(deliveries, organization=organization, filter=filter, size=size)
+            id__in=_newest_erring(deliveries, destinations=destinations, filter=filter, size=size)
         )
     rows = list(
         deliveries.select_related("event", "mapping", "destination")
@@ -314,7 +307,7 @@ def deliveries_page(
 
 
 def _newest_erring(
-    deliveries: QuerySet[Delivery], *, organization: Organization, filter: DeliveryFilter, size: int
+    deliveries: QuerySet[Delivery], *, destinations: list[int], filter: DeliveryFilter, size: int
 ) -> list[int]:
     """The ids of the newest ``size + 1`` of ``deliveries`` (an error search), looked
     for by destination and status: each such pair is one ordered range of the status
@@ -323,7 +316,7 @@ def _newest_erring(
     until enough errors match, all of them when none does."""
     statuses = [status for status in ERRING_STATUSES if filter.status in (None, status)]
     found: list[int] = []
-    for destination in _destination_ids(organization=organization, filter=filter):
+    for destination in destinations:
         for status in statuses:
             found += (
                 deliveries.filter(destination_id=destination, status=status)
@@ -347,7 +340,8 @@ def delivery_status_counts(
 ) -> list[StatusCount]:
     """Real deliveries (not test sends) passing the filter but for its status,
     counted by status up to ``cap`` each; statuses with none are left out."""
-    deliveries = _matching(organization=organization, filter=filter, by_status=False).filter(
+    destinations = _destination_ids(organization=organization, filter=filter)
+    deliveries = _matching(destinations=destinations, filter=filter, by_status=False).filter(
         is_test=False
     )
     counts = []
@@ -368,7 +362,8 @@ def deliveries_to_replay(
     none newer than ``up_to``."""
     if filter.status not in (None, Delivery.Status.FAILED):
         return Delivery.objects.none()
-    deliveries = _matching(organization=organization, filter=filter).filter(
+    destinations = _destination_ids(organization=organization, filter=filter)
+    deliveries = _matching(destinations=destinations, filter=filter).filter(
         Q(mapping__isnull=False) | Q(action=DELETION_ACTION),
         status=Delivery.Status.FAILED,
         is_test=False,
